@@ -1,0 +1,140 @@
+//! Tenant administration, manual compaction, health and readiness.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use sightline_storage::command::TenantPolicy;
+use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::{ApplyOutcome, Command, TenantInfo};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::json::Fields;
+use crate::AppState;
+
+/// Longest retention a tenant may ask for (100 years).
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
+/// Whether `name` is a valid tenant name: 1–63 of `a-z 0-9 _ -`, starting alphanumeric.
+pub fn valid_tenant_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn tenant_json(info: &TenantInfo) -> Value {
+    json!({"tenant": info.name, "retention_days": info.policy.retention_days, "hot_days": info.policy.hot_days})
+}
+
+/// `PUT /v1/admin/tenants/{tenant}`: create a tenant or change its policy. Fields left out
+/// keep their current value (defaults for a new tenant: 30 days retention, 7 hot).
+pub async fn put_tenant(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !valid_tenant_name(&name) {
+        return Err(ApiError::field(
+            ErrorCode::InvalidRequest,
+            "tenant",
+            "must be 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit",
+        ));
+    }
+    let body = crate::ingest::body_bytes(body)?;
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not JSON: {e}")))?
+    };
+    let fields = Fields::new(&body, &["retention_days", "hot_days"])?;
+    let current = state
+        .engine()
+        .tenant(&name)
+        .map(|t| t.policy)
+        .unwrap_or_default();
+    let retention_days = fields
+        .opt_u64("retention_days", 1, MAX_RETENTION_DAYS)?
+        .map(|d| d as u32)
+        .unwrap_or(current.retention_days);
+    let hot_days = fields
+        .opt_u64("hot_days", 0, MAX_RETENTION_DAYS)?
+        .map(|d| d as u32)
+        .unwrap_or(current.hot_days.min(retention_days));
+    if hot_days > retention_days {
+        return Err(ApiError::field(
+            ErrorCode::InvalidRequest,
+            "hot_days",
+            "must not exceed retention_days",
+        ));
+    }
+    let keys = WrappedTenantKeys::generate(state.engine().master_key(), &name);
+    let command = Command::UpsertTenant {
+        name: name.clone(),
+        policy: TenantPolicy {
+            retention_days,
+            hot_days,
+        },
+        keys,
+    };
+    let created = match state.proposer.propose(command).await? {
+        ApplyOutcome::Tenant { created, .. } => created,
+        other => return Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
+    };
+    let info = state
+        .engine()
+        .tenant(&name)
+        .ok_or_else(|| ApiError::internal("tenant missing after apply"))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut body = tenant_json(&info);
+    body["created"] = json!(created);
+    Ok((status, Json(body)))
+}
+
+/// `GET /v1/admin/tenants/{tenant}`
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let info = state
+        .engine()
+        .tenant(&name)
+        .ok_or_else(|| ApiError::tenant_not_found(&name))?;
+    Ok(Json(tenant_json(&info)))
+}
+
+/// `POST /v1/admin/compact`: a full compaction now; retention deletes happen here.
+pub async fn compact(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let engine = state.engine();
+    tokio::task::spawn_blocking(move || engine.compact_all())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({"compacted": true, "took_ms": started.elapsed().as_millis() as u64}),
+    ))
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the node can serve. A single node is ready once its engine is open.
+pub async fn readyz(State(state): State<AppState>) -> Json<Value> {
+    let applied = state.engine().applied().ok().flatten().map(|p| p.index);
+    Json(json!({"ready": true, "applied_index": applied}))
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path()))
+}

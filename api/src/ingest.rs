@@ -1,0 +1,231 @@
+//! The three ingest endpoints. A batch is parsed (JSON array or NDJSON), every record is
+//! validated, and only a fully valid batch is prepared (ids, tokens, sealing) and proposed
+//! as one command, so a batch is written entirely or not at all.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use serde_json::{json, Value};
+use sightline_storage::prepare::{prepare_manifests, prepare_reads, prepare_samples};
+use sightline_storage::record::{validate_manifest, validate_read, validate_sample};
+use sightline_storage::time::now_ms;
+use sightline_storage::{ApplyOutcome, Command, FieldError};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::AppState;
+
+/// Most records one request may carry.
+pub const MAX_BATCH_RECORDS: usize = 100_000;
+
+/// Splits a body into records: a JSON array, or NDJSON (one object per line) when the
+/// content type says so.
+pub fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_ascii_lowercase();
+    let records = if content_type.starts_with("application/x-ndjson")
+        || content_type.starts_with("application/jsonl")
+    {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidJson, format!("body is not UTF-8: {e}"))
+        })?;
+        let mut records = Vec::new();
+        for (line_no, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(line).map_err(|e| {
+                let mut err = ApiError::new(ErrorCode::InvalidJson, format!("line {} is not JSON: {e}", line_no + 1));
+                err.details.push(json!({"index": records.len(), "line": line_no + 1, "field": "", "reason": e.to_string()}));
+                err
+            })?;
+            records.push(value);
+            if records.len() > MAX_BATCH_RECORDS {
+                break;
+            }
+        }
+        records
+    } else if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(items)) => items,
+            Ok(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidJson,
+                    "body must be a JSON array of records, or NDJSON with Content-Type: application/x-ndjson",
+                ))
+            }
+            Err(e) => return Err(ApiError::new(ErrorCode::InvalidJson, format!("body is not JSON: {e}"))),
+        }
+    } else {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "Content-Type {content_type:?} is not application/json or application/x-ndjson"
+            ),
+        ));
+    };
+    if records.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::EmptyBatch,
+            "the batch holds no records",
+        ));
+    }
+    if records.len() > MAX_BATCH_RECORDS {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("a batch may hold at most {MAX_BATCH_RECORDS} records; split it"),
+        ));
+    }
+    Ok(records)
+}
+
+/// Validates every record, collecting all problems.
+fn validate_all<T>(
+    records: &[Value],
+    now: i64,
+    validate: impl Fn(usize, &Value, i64, &mut Vec<FieldError>) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    let mut errors = Vec::new();
+    let mut valid = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        if let Some(v) = validate(index, record, now, &mut errors) {
+            valid.push(v);
+        }
+    }
+    if errors.is_empty() {
+        Ok(valid)
+    } else {
+        Err(ApiError::records(errors))
+    }
+}
+
+/// The kinds of record the ingest endpoints take.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordKind {
+    /// Plate reads.
+    Reads,
+    /// Media manifests.
+    Manifests,
+    /// Sensor samples.
+    Series,
+}
+
+/// Parses, validates, prepares and proposes one batch; returns the public ids (empty for
+/// series, which have none) and the outcome. Shared by the HTTP handlers and the demo loader.
+pub async fn ingest(
+    state: &AppState,
+    tenant_name: &str,
+    kind: RecordKind,
+    records: Vec<Value>,
+) -> Result<(Vec<String>, ApplyOutcome), ApiError> {
+    let tenant = state
+        .engine()
+        .tenant(tenant_name)
+        .ok_or_else(|| ApiError::tenant_not_found(tenant_name))?;
+    let engine = state.engine();
+    // Validation, tokens and sealing are CPU work: keep them off the async runtime.
+    let prepared =
+        tokio::task::spawn_blocking(move || -> Result<(Command, Vec<String>), ApiError> {
+            let now = now_ms();
+            let keys = engine.tenant_keys(tenant.id).map_err(ApiError::internal)?;
+            let mut rng = rand::rng();
+            let prepared = match kind {
+                RecordKind::Reads => {
+                    let inputs = validate_all(&records, now, validate_read)?;
+                    prepare_reads(tenant.id, &keys, inputs, now, &mut rng)
+                }
+                RecordKind::Manifests => {
+                    let inputs = validate_all(&records, now, validate_manifest)?;
+                    prepare_manifests(tenant.id, &keys, inputs, now, &mut rng)
+                }
+                RecordKind::Series => {
+                    let inputs = validate_all(&records, now, validate_sample)?;
+                    prepare_samples(tenant.id, &keys, inputs).map(|cmd| (cmd, Vec::new()))
+                }
+            };
+            prepared.ok_or_else(|| ApiError::internal("tenant has no data key"))
+        })
+        .await
+        .map_err(ApiError::internal)??;
+    let (command, ids) = prepared;
+    let outcome = state.proposer.propose(command).await?;
+    match outcome {
+        ApplyOutcome::Rejected { reason } => Err(ApiError::new(ErrorCode::TenantNotFound, reason)),
+        outcome => Ok((ids, outcome)),
+    }
+}
+
+/// Maps axum's body rejection (too large, unreadable) into our error format.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "request bodies are limited to {} MiB; split the batch",
+                    crate::MAX_BODY_BYTES >> 20
+                ),
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidRequest, rejection.body_text())
+        }
+    })
+}
+
+async fn handle(
+    state: AppState,
+    tenant: String,
+    kind: RecordKind,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body_bytes(body)?;
+    let records = tokio::task::spawn_blocking(move || parse_batch(&headers, &body))
+        .await
+        .map_err(ApiError::internal)??;
+    let accepted = records.len();
+    let (ids, outcome) = ingest(&state, &tenant, kind, records).await?;
+    let duplicates = match outcome {
+        ApplyOutcome::Written { duplicates, .. } => duplicates,
+        _ => 0,
+    };
+    let mut body = json!({"accepted": accepted, "duplicates": duplicates});
+    if !matches!(kind, RecordKind::Series) {
+        body["ids"] = json!(ids);
+    }
+    Ok(Json(body))
+}
+
+/// `POST /v1/tenants/{tenant}/reads`
+pub async fn post_reads(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    handle(state, tenant, RecordKind::Reads, headers, body).await
+}
+
+/// `POST /v1/tenants/{tenant}/manifests`
+pub async fn post_manifests(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    handle(state, tenant, RecordKind::Manifests, headers, body).await
+}
+
+/// `POST /v1/tenants/{tenant}/series`
+pub async fn post_series(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    handle(state, tenant, RecordKind::Series, headers, body).await
+}

@@ -1,0 +1,68 @@
+//! `sightline-api` owns the public HTTP surface of api.md: routing, request parsing and
+//! validation into storage and query types, the error format, and (later) auth, audit, SSE
+//! alerts and OpenAPI.
+//!
+//! It must not know how commands are ordered or replicated: it hands a prepared
+//! [`sightline_storage::Command`] to a [`Proposer`] and answers once the proposer says the
+//! command is applied. Nor does it know RocksDB: reads go through `sightline-query`.
+
+pub mod admin;
+pub mod error;
+pub mod ingest;
+pub mod json;
+pub mod proposer;
+pub mod search;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+use sightline_storage::{Engine, SharedEngine};
+
+pub use error::{ApiError, ErrorCode};
+pub use proposer::{ProposeError, Proposer};
+
+/// Largest request body accepted (an ingest batch).
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// This node's storage engine (read side); swapped when a snapshot is installed.
+    pub engine: SharedEngine,
+    /// Orders and applies commands (write side).
+    pub proposer: Arc<dyn Proposer>,
+}
+
+impl AppState {
+    /// The current engine.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.load_full()
+    }
+}
+
+/// The HTTP router of api.md.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(admin::healthz))
+        .route("/readyz", get(admin::readyz))
+        .route(
+            "/v1/admin/tenants/{tenant}",
+            put(admin::put_tenant).get(admin::get_tenant),
+        )
+        .route("/v1/admin/compact", post(admin::compact))
+        .route("/v1/tenants/{tenant}/reads", post(ingest::post_reads))
+        .route(
+            "/v1/tenants/{tenant}/manifests",
+            post(ingest::post_manifests),
+        )
+        .route("/v1/tenants/{tenant}/series", post(ingest::post_series))
+        .route(
+            "/v1/tenants/{tenant}/search/plates",
+            post(search::search_plates),
+        )
+        .fallback(admin::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,248 @@
+//! Node configuration: a TOML file (keys of api.md), overridden by `SIGHTLINE_*`
+//! environment variables, validated into an immutable [`Config`]. Unknown keys are errors,
+//! so a typo never silently becomes a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// A cluster member as listed in `peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Node id.
+    pub id: u64,
+    /// Inter-node gRPC address.
+    pub raft_addr: String,
+    /// Public HTTP address.
+    pub http_addr: String,
+}
+
+/// S3-compatible object store settings, parsed and validated now, consumed by the cold tier.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+/// TLS files (mTLS between nodes, TLS for the API), consumed by the network layer.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    node_id: Option<u64>,
+    data_dir: Option<PathBuf>,
+    http_addr: Option<String>,
+    raft_addr: Option<String>,
+    #[serde(default)]
+    peers: Vec<Peer>,
+    object_store: Option<String>,
+    master_key_file: Option<PathBuf>,
+    block_cache: Option<String>,
+    s3: Option<S3Config>,
+    tls: Option<TlsConfig>,
+}
+
+/// A validated node configuration. Replication, cold-tier and TLS settings are accepted and
+/// validated so configuration files are stable; a single-node build reports them at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub raft_addr: Option<String>,
+    pub peers: Vec<Peer>,
+    pub object_store: String,
+    pub master_key_file: Option<PathBuf>,
+    pub block_cache_bytes: usize,
+    pub s3: Option<S3Config>,
+    pub tls: Option<TlsConfig>,
+}
+
+/// Parses a human-readable size: `1048576`, `64KiB`, `256MiB`, `2GiB`.
+pub fn parse_size(text: &str) -> Result<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number
+        .parse()
+        .with_context(|| format!("size {text:?} does not start with a number"))?;
+    let multiplier: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        other => bail!("size unit {other:?} is not one of B, KiB, MiB, GiB"),
+    };
+    number
+        .checked_mul(multiplier)
+        .with_context(|| format!("size {text:?} is too large"))
+}
+
+impl Config {
+    /// Reads `path`, applies environment overrides from `env`, and validates.
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let mut file: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        if let Some(v) = env("SIGHTLINE_NODE_ID") {
+            file.node_id = Some(v.parse().context("SIGHTLINE_NODE_ID must be an integer")?);
+        }
+        if let Some(v) = env("SIGHTLINE_DATA_DIR") {
+            file.data_dir = Some(v.into());
+        }
+        if let Some(v) = env("SIGHTLINE_HTTP_ADDR") {
+            file.http_addr = Some(v);
+        }
+        if let Some(v) = env("SIGHTLINE_RAFT_ADDR") {
+            file.raft_addr = Some(v);
+        }
+        if let Some(v) = env("SIGHTLINE_OBJECT_STORE") {
+            file.object_store = Some(v);
+        }
+        if let Some(v) = env("SIGHTLINE_MASTER_KEY_FILE") {
+            file.master_key_file = Some(v.into());
+        }
+        if let Some(v) = env("SIGHTLINE_BLOCK_CACHE") {
+            file.block_cache = Some(v);
+        }
+        file.validate()
+    }
+}
+
+impl ConfigFile {
+    fn validate(self) -> Result<Config> {
+        let node_id = self.node_id.context("node_id is required")?;
+        if node_id == 0 {
+            bail!("node_id must be at least 1");
+        }
+        let data_dir = self.data_dir.context("data_dir is required")?;
+        let http_addr = self.http_addr.unwrap_or_else(|| "127.0.0.1:7700".into());
+        let http_addr: SocketAddr = http_addr
+            .parse()
+            .with_context(|| format!("http_addr {http_addr:?} is not host:port"))?;
+        let mut ids = std::collections::HashSet::new();
+        for peer in &self.peers {
+            if !ids.insert(peer.id) {
+                bail!("peers lists node id {} twice", peer.id);
+            }
+        }
+        if !self.peers.is_empty() && !ids.contains(&node_id) {
+            bail!("peers does not list this node's id {node_id}");
+        }
+        let object_store = self
+            .object_store
+            .unwrap_or_else(|| format!("file://{}", data_dir.join("cold").display()));
+        if !(object_store.starts_with("file://") || object_store.starts_with("s3://")) {
+            bail!("object_store {object_store:?} must be a file:// or s3:// URL");
+        }
+        let block_cache_bytes = match self.block_cache {
+            Some(text) => parse_size(&text).context("block_cache")?,
+            None => 256 << 20,
+        };
+        Ok(Config {
+            node_id,
+            data_dir,
+            http_addr,
+            raft_addr: self.raft_addr,
+            peers: self.peers,
+            object_store,
+            master_key_file: self.master_key_file,
+            block_cache_bytes,
+            s3: self.s3,
+            tls: self.tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sightline.toml");
+        std::fs::write(&path, text)?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&path, |key| {
+            env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        })
+    }
+
+    const GOOD: &str = r#"
+node_id = 1
+data_dir = "/var/lib/sightline"
+http_addr = "127.0.0.1:7701"
+raft_addr = "127.0.0.1:7801"
+peers = [ { id = 1, raft_addr = "127.0.0.1:7801", http_addr = "127.0.0.1:7701" },
+          { id = 2, raft_addr = "127.0.0.1:7802", http_addr = "127.0.0.1:7702" } ]
+object_store = "file:///var/lib/sightline/cold"
+master_key_file = "/etc/sightline/master.key"
+block_cache = "64MiB"
+"#;
+
+    #[test]
+    fn the_api_md_example_loads_and_env_overrides_it() {
+        let config = load(GOOD, &[]).unwrap();
+        assert_eq!(config.peers.len(), 2);
+        assert_eq!(config.block_cache_bytes, 64 << 20);
+        let config = load(
+            GOOD,
+            &[
+                ("SIGHTLINE_HTTP_ADDR", "0.0.0.0:9000"),
+                ("SIGHTLINE_DATA_DIR", "/tmp/x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.http_addr.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_name_the_key() {
+        let cases = [
+            (GOOD.replace("block_cache", "blok_cache"), "blok_cache"),
+            (GOOD.replace("node_id = 1", "node_id = 0"), "node_id"),
+            (GOOD.replace("node_id = 1", "node_id = 3"), "does not list"),
+            (
+                GOOD.replace("\"127.0.0.1:7701\"\nraft", "\"localhost\"\nraft"),
+                "http_addr",
+            ),
+            (GOOD.replace("64MiB", "64 parsecs"), "unit"),
+            (GOOD.replace("file:///var", "ftp:///var"), "object_store"),
+        ];
+        for (text, want) in cases {
+            let err = format!("{:#}", load(&text, &[]).unwrap_err());
+            assert!(err.contains(want), "want {want:?} in {err}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert!(parse_size("MiB").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! `sightline demo`: a single-node cluster on embedded defaults with tenant `demo`, a
+//! synthetic day of data, and printed tokens.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rand::RngCore;
+use serde_json::{json, Value};
+use sightline_api::ingest::{ingest, RecordKind};
+use sightline_api::AppState;
+use sightline_storage::command::TenantPolicy;
+use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::time::now_ms;
+use sightline_storage::Command;
+use tokio::net::TcpListener;
+
+use crate::demo_data;
+use crate::server::{app_state, load_master_key, open_engine, run_http};
+
+/// Tenant the demo creates.
+pub const DEMO_TENANT: &str = "demo";
+/// Seed of the demo's synthetic day, so every demo holds the same vehicles.
+pub const DEMO_SEED: u64 = 42;
+const ROLES: [&str; 5] = ["admin", "investigator", "ingest", "analyst", "auditor"];
+
+/// Runs the demo until Ctrl-C or SIGTERM.
+pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result<()> {
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let listener = TcpListener::bind(http)
+        .await
+        .with_context(|| format!("binding {http} (is another demo running?)"))?;
+    let master = load_master_key(Some(&data_dir.join("master.key")), true)?;
+    let engine = open_engine(&data_dir, master, 256 << 20)?;
+    let state = app_state(engine, 1)?;
+    if state.engine().tenant(DEMO_TENANT).is_none() {
+        let keys = WrappedTenantKeys::generate(state.engine().master_key(), DEMO_TENANT);
+        let command = Command::UpsertTenant {
+            name: DEMO_TENANT.into(),
+            policy: TenantPolicy::default(),
+            keys,
+        };
+        state.proposer.propose(command).await?;
+    }
+    if load_data {
+        load_demo_day(&state).await?;
+    }
+    let tokens = demo_tokens(&data_dir)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    println!();
+    println!(
+        "Sightline demo is running at {url}  (tenant \"{DEMO_TENANT}\", data in {})",
+        data_dir.display()
+    );
+    println!(
+        "Tokens (also in {}):",
+        data_dir.join("demo-tokens.json").display()
+    );
+    for role in ROLES {
+        println!("  {role:<13} {}", tokens[role].as_str().unwrap_or(""));
+    }
+    println!("Try:");
+    println!(
+        "  curl -s -X POST {url}/v1/tenants/{DEMO_TENANT}/search/plates -H 'Content-Type: application/json' \\\n    -d '{{\"plate\": \"{}\", \"limit\": 3, \"case_number\": \"DEMO-1\", \"reason\": \"demo\"}}'",
+        demo_data::FACTS.everywhere_plate
+    );
+    let facts = &demo_data::FACTS;
+    println!(
+        "Vehicles to look for: {} (a van seen at all {} cameras), {} (a commuter; one read misread as {})",
+        facts.everywhere_plate, facts.camera_count, facts.commuter_plate, facts.ocr_variant_of_commuter
+    );
+    println!("Press Ctrl-C to stop.");
+    run_http(listener, state).await
+}
+
+/// Loads the synthetic day through the same validation and apply path as the HTTP API.
+/// Client ids are deterministic, so running the demo again does not duplicate anything.
+async fn load_demo_day(state: &AppState) -> Result<()> {
+    let started = std::time::Instant::now();
+    let data = tokio::task::spawn_blocking(|| demo_data::generate_day(DEMO_SEED, now_ms())).await?;
+    let counts = (data.reads.len(), data.manifests.len(), data.series.len());
+    for (kind, records) in [
+        (RecordKind::Reads, data.reads),
+        (RecordKind::Manifests, data.manifests),
+        (RecordKind::Series, data.series),
+    ] {
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let batch: Vec<Value> = records.by_ref().take(5_000).collect();
+            if let Err(e) = ingest(state, DEMO_TENANT, kind, batch).await {
+                bail!("loading demo {kind:?}: {}", e.message);
+            }
+        }
+    }
+    eprintln!(
+        "loaded {} reads, {} manifests, {} sensor samples in {:.1}s",
+        counts.0,
+        counts.1,
+        counts.2,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Reads `demo-tokens.json`, or mints and writes it (mode 0600) on first start.
+fn demo_tokens(data_dir: &Path) -> Result<Value> {
+    let path = data_dir.join("demo-tokens.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(tokens) = serde_json::from_str::<Value>(&text) {
+            if ROLES.iter().all(|r| tokens[r].is_string()) {
+                return Ok(tokens);
+            }
+        }
+    }
+    let mut tokens = serde_json::Map::new();
+    for role in ROLES {
+        let mut secret = [0u8; 18];
+        rand::rng().fill_bytes(&mut secret);
+        let tenant = if role == "admin" { "*" } else { DEMO_TENANT };
+        tokens.insert(
+            role.into(),
+            json!(format!("sl.{tenant}.{role}.{}", hex::encode(secret))),
+        );
+    }
+    let tokens = Value::Object(tokens);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(serde_json::to_string_pretty(&tokens)?.as_bytes())?;
+    Ok(tokens)
+}

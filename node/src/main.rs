@@ -1,0 +1,74 @@
+//! `sightline`: the one binary of Sightline. This crate owns the command line, the node
+//! configuration, wiring storage, the command log and the HTTP API together, and the demo
+//! with its synthetic data. It holds no storage, query or protocol logic of its own.
+
+mod config;
+mod demo;
+mod demo_data;
+mod local_log;
+mod server;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sightline",
+    version,
+    about = "Sightline: a replicated data lake and search service for public-safety sensor data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run a single-node cluster with a demo tenant and a synthetic day of data.
+    Demo {
+        /// Where the demo keeps its data, keys and tokens.
+        #[arg(long, default_value = "sightline-demo")]
+        data_dir: PathBuf,
+        /// Address of the HTTP API.
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        http: std::net::SocketAddr,
+        /// Start empty: create the tenant but load no synthetic data.
+        #[arg(long)]
+        no_data: bool,
+    },
+    /// Run one node from a configuration file.
+    Serve {
+        /// The TOML configuration (see docs/operations.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Commands::Demo {
+                data_dir,
+                http,
+                no_data,
+            } => demo::run(data_dir, http, !no_data).await,
+            Commands::Serve { config } => {
+                let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
+                server::serve(config).await
+            }
+        }
+    })
+}

@@ -1,0 +1,690 @@
+//! The RocksDB engine: opens the column families with their retention filters, applies
+//! commands as single `WriteBatch`es together with the applied log position, and offers the
+//! narrow read primitives (index scans, record fetches) that the query layer builds on.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwap;
+use rocksdb::{
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily, ColumnFamilyDescriptor,
+    CompactOptions, DBCompressionType, Options, ReadOptions, SliceTransform, WriteBatch,
+    WriteOptions, DB,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{ApplyOutcome, Command, LogPosition, SealedRead, TenantPolicy};
+use crate::crypto::{DataKey, TokenKey};
+use crate::error::{Result, StorageError};
+use crate::keyring::{wrap_context, MasterKey, TenantKeys, WrappedTenantKeys};
+use crate::keys::{self, cf, encode_ts, id_key, meta, series_key, IndexKey, RecordKey, Token};
+use crate::record::{Manifest, PlateRead};
+use crate::retention::RetentionTable;
+
+/// How the engine is opened.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// RocksDB directory.
+    pub path: PathBuf,
+    /// Shared block cache size.
+    pub block_cache_bytes: usize,
+    /// fsync the WAL before `apply` returns. Required when nothing else (a replicated log)
+    /// makes the command durable; see `write_options`.
+    pub sync_writes: bool,
+}
+
+impl EngineConfig {
+    /// Defaults for a data directory: 256 MiB cache, synchronous writes.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            path: path.into(),
+            block_cache_bytes: 256 << 20,
+            sync_writes: true,
+        }
+    }
+}
+
+/// A tenant as the engine knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    /// Dense internal id used in keys.
+    pub id: u32,
+    /// Public name.
+    pub name: String,
+    /// Retention and tiering policy.
+    pub policy: TenantPolicy,
+}
+
+#[derive(Default)]
+struct TenantTable {
+    by_name: HashMap<String, TenantInfo>,
+    by_id: HashMap<u32, TenantInfo>,
+}
+
+/// The token indexes over plate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadIndex {
+    /// By plate token.
+    Plate,
+    /// By H3 cell token.
+    Cell,
+    /// By camera token.
+    Camera,
+}
+
+impl ReadIndex {
+    fn cf_name(self) -> &'static str {
+        match self {
+            ReadIndex::Plate => cf::READS_BY_PLATE,
+            ReadIndex::Cell => cf::READS_BY_CELL,
+            ReadIndex::Camera => cf::READS_BY_CAMERA,
+        }
+    }
+}
+
+/// One node's storage engine.
+pub struct Engine {
+    db: DB,
+    master: MasterKey,
+    tenants: ArcSwap<TenantTable>,
+    keys: RwLock<HashMap<u32, Arc<TenantKeys>>>,
+    retention: RetentionTable,
+    sync_writes: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+fn encode_meta<T: Serialize>(value: &T) -> Vec<u8> {
+    match postcard::to_allocvec(value) {
+        Ok(bytes) => bytes,
+        Err(e) => unreachable!("postcard cannot fail on metadata: {e}"),
+    }
+}
+
+fn decode_meta<'a, T: Deserialize<'a>>(what: &'static str, bytes: &'a [u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StorageError::corrupt(what, e))
+}
+
+impl Engine {
+    /// Opens (creating if needed) the engine at `config.path`.
+    pub fn open(config: &EngineConfig, master: MasterKey) -> Result<Self> {
+        std::fs::create_dir_all(&config.path)?;
+        let retention = RetentionTable::default();
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        db_opts.set_max_background_jobs(2);
+        // Flush all column families together so a crash never leaves an index entry
+        // persisted without its record (or the applied position without either).
+        db_opts.set_atomic_flush(true);
+        db_opts.set_keep_log_file_num(5);
+
+        let mut families = Vec::new();
+        for name in cf::DATA.iter().copied().chain([cf::META]) {
+            let mut opts = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            opts.set_compression_type(DBCompressionType::Lz4);
+            opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+            opts.set_write_buffer_size(64 << 20);
+            if matches!(
+                name,
+                cf::READS_BY_PLATE | cf::READS_BY_CELL | cf::READS_BY_CAMERA | cf::SERIES
+            ) {
+                // (tenant, token) prefixes: bloom filters answer "no reads of this plate"
+                // without touching data blocks.
+                opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(
+                    IndexKey::PREFIX_LEN,
+                ));
+                opts.set_memtable_prefix_bloom_ratio(0.1);
+            }
+            if let Some(loc) = keys::time_location(name) {
+                opts.set_compaction_filter("sightline_retention", retention.compaction_filter(loc));
+            }
+            opts.set_block_based_table_factory(&table);
+            families.push(ColumnFamilyDescriptor::new(name, opts));
+        }
+        let db = DB::open_cf_descriptors(&db_opts, &config.path, families)?;
+        let engine = Engine {
+            db,
+            master,
+            tenants: ArcSwap::from_pointee(TenantTable::default()),
+            keys: RwLock::new(HashMap::new()),
+            retention,
+            sync_writes: config.sync_writes,
+        };
+        engine.load_tenants()?;
+        Ok(engine)
+    }
+
+    fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::corrupt("column family", format!("{name} missing")))
+    }
+
+    /// The single place that decides write durability. With `sync_writes` the WAL is
+    /// fsync'd before `write` returns, so an acknowledged command survives a crash; without
+    /// it, durability must come from a log that is replayed on start.
+    fn write_options(&self) -> WriteOptions {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(self.sync_writes);
+        opts
+    }
+
+    fn load_tenants(&self) -> Result<()> {
+        let mut table = TenantTable::default();
+        let meta_cf = self.cf(cf::META)?;
+        let iter = self.db.prefix_iterator_cf(meta_cf, meta::TENANT_PREFIX);
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(meta::TENANT_PREFIX) {
+                break;
+            }
+            let info: TenantInfo = decode_meta("tenant record", &value)?;
+            self.retention.set(info.id, info.policy.retention_days);
+            table.by_id.insert(info.id, info.clone());
+            table.by_name.insert(info.name.clone(), info);
+        }
+        self.tenants.store(Arc::new(table));
+        Ok(())
+    }
+
+    /// The RocksDB directory.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// The last applied log position, if any command was ever applied.
+    pub fn applied(&self) -> Result<Option<LogPosition>> {
+        match self.db.get_cf(self.cf(cf::META)?, meta::APPLIED)? {
+            Some(bytes) => Ok(Some(decode_meta("applied position", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The last applied membership blob, if any.
+    pub fn membership(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf::META)?, meta::MEMBERSHIP)?)
+    }
+
+    /// A tenant by name.
+    pub fn tenant(&self, name: &str) -> Option<TenantInfo> {
+        self.tenants.load().by_name.get(name).cloned()
+    }
+
+    /// Every tenant, by name.
+    pub fn tenants(&self) -> Vec<TenantInfo> {
+        let mut all: Vec<_> = self.tenants.load().by_name.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// The oldest live timestamp of `tenant` at `now`.
+    pub fn retention_cutoff(&self, tenant: u32, now: i64) -> Option<i64> {
+        self.retention.cutoff(tenant, now)
+    }
+
+    /// The master key, for proposers that wrap new tenant keys.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
+    /// A tenant's unwrapped keys, unwrapping and caching them on first use.
+    pub fn tenant_keys(&self, tenant: u32) -> Result<Arc<TenantKeys>> {
+        if let Ok(cache) = self.keys.read() {
+            if let Some(keys) = cache.get(&tenant) {
+                return Ok(keys.clone());
+            }
+        }
+        let info = self
+            .tenants
+            .load()
+            .by_id
+            .get(&tenant)
+            .cloned()
+            .ok_or_else(|| StorageError::UnknownTenant(tenant.to_string()))?;
+        let meta_cf = self.cf(cf::META)?;
+        let mut prefix = meta::KEY_PREFIX.to_vec();
+        prefix.extend_from_slice(&tenant.to_be_bytes());
+        prefix.push(b'/');
+        let mut token = None;
+        let mut data = std::collections::BTreeMap::new();
+        for item in self.db.prefix_iterator_cf(meta_cf, &prefix) {
+            let (key, wrapped) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let version_bytes: [u8; 4] = key[prefix.len()..]
+                .try_into()
+                .map_err(|_| StorageError::corrupt("wrapped key id", "bad length"))?;
+            let version = u32::from_be_bytes(version_bytes);
+            let raw = self
+                .master
+                .unwrap_key(&wrap_context(&info.name, version), &wrapped)?;
+            if version == 0 {
+                token = Some(TokenKey::new(&raw));
+            } else {
+                data.insert(version, DataKey::new(version, &raw));
+            }
+        }
+        let token =
+            token.ok_or_else(|| StorageError::corrupt("tenant keys", "token key missing"))?;
+        let keys = Arc::new(TenantKeys { token, data });
+        if let Ok(mut cache) = self.keys.write() {
+            cache.insert(tenant, keys.clone());
+        }
+        Ok(keys)
+    }
+
+    /// Applies one command at `pos` as one atomic `WriteBatch` that also records `pos`.
+    /// Deterministic: the same command on the same state writes the same bytes.
+    pub fn apply(&self, pos: LogPosition, command: &Command) -> Result<ApplyOutcome> {
+        let mut batch = WriteBatch::default();
+        let mut new_tenant = None;
+        let outcome = match command {
+            Command::Noop => ApplyOutcome::Done,
+            Command::Membership { config } => {
+                batch.put_cf(self.cf(cf::META)?, meta::MEMBERSHIP, config);
+                ApplyOutcome::Done
+            }
+            Command::UpsertTenant { name, policy, keys } => {
+                let (info, created) = self.stage_tenant(&mut batch, name, *policy, keys)?;
+                let id = info.id;
+                new_tenant = Some(info);
+                ApplyOutcome::Tenant { id, created }
+            }
+            Command::PutReads { tenant, rows } => {
+                match self.tenants.load().by_id.contains_key(tenant) {
+                    true => self.stage_reads(&mut batch, *tenant, rows)?,
+                    false => unknown_tenant(*tenant),
+                }
+            }
+            Command::PutManifests { tenant, rows } => {
+                match self.tenants.load().by_id.contains_key(tenant) {
+                    true => {
+                        let mut seen = HashSet::new();
+                        let client_keys: Vec<[u8; 20]> = rows
+                            .iter()
+                            .filter(|r| r.client_id)
+                            .map(|r| id_key(*tenant, r.id))
+                            .collect();
+                        let existing = self.existing(cf::MANIFEST_IDS, &client_keys)?;
+                        let (ids_cf, data_cf) =
+                            (self.cf(cf::MANIFEST_IDS)?, self.cf(cf::MANIFESTS)?);
+                        let mut written = 0;
+                        for row in rows {
+                            if row.client_id {
+                                let key = id_key(*tenant, row.id);
+                                if existing.contains(&key) || !seen.insert(key) {
+                                    continue;
+                                }
+                                batch.put_cf(ids_cf, key, encode_ts(row.ts));
+                            }
+                            let key = RecordKey {
+                                tenant: *tenant,
+                                ts: row.ts,
+                                id: row.id,
+                            }
+                            .encode();
+                            batch.put_cf(data_cf, key, &row.value);
+                            written += 1;
+                        }
+                        ApplyOutcome::Written {
+                            written,
+                            duplicates: rows.len() - written,
+                        }
+                    }
+                    false => unknown_tenant(*tenant),
+                }
+            }
+            Command::PutSamples { tenant, rows } => {
+                match self.tenants.load().by_id.contains_key(tenant) {
+                    true => {
+                        let series_cf = self.cf(cf::SERIES)?;
+                        for row in rows {
+                            batch.put_cf(
+                                series_cf,
+                                series_key(*tenant, &row.series, row.ts),
+                                &row.value,
+                            );
+                        }
+                        ApplyOutcome::Written {
+                            written: rows.len(),
+                            duplicates: 0,
+                        }
+                    }
+                    false => unknown_tenant(*tenant),
+                }
+            }
+        };
+        batch.put_cf(self.cf(cf::META)?, meta::APPLIED, encode_meta(&pos));
+        self.db.write_opt(batch, &self.write_options())?;
+        // Caches change only once the batch is durable, so a failed write leaves them
+        // describing what is on disk.
+        if let Some(info) = new_tenant {
+            self.retention.set(info.id, info.policy.retention_days);
+            self.tenants.rcu(|old| {
+                let mut by_name = old.by_name.clone();
+                let mut by_id = old.by_id.clone();
+                by_name.insert(info.name.clone(), info.clone());
+                by_id.insert(info.id, info.clone());
+                TenantTable { by_name, by_id }
+            });
+        }
+        Ok(outcome)
+    }
+
+    fn stage_tenant(
+        &self,
+        batch: &mut WriteBatch,
+        name: &str,
+        policy: TenantPolicy,
+        keys: &WrappedTenantKeys,
+    ) -> Result<(TenantInfo, bool)> {
+        let meta_cf = self.cf(cf::META)?;
+        if let Some(existing) = self.tenant(name) {
+            let info = TenantInfo { policy, ..existing };
+            batch.put_cf(meta_cf, meta::tenant(name), encode_meta(&info));
+            return Ok((info, false));
+        }
+        let id = match self.db.get_cf(meta_cf, meta::NEXT_TENANT_ID)? {
+            Some(bytes) => decode_meta::<u32>("next tenant id", &bytes)?,
+            None => 1,
+        };
+        let info = TenantInfo {
+            id,
+            name: name.to_string(),
+            policy,
+        };
+        batch.put_cf(meta_cf, meta::NEXT_TENANT_ID, encode_meta(&(id + 1)));
+        batch.put_cf(meta_cf, meta::tenant(name), encode_meta(&info));
+        batch.put_cf(meta_cf, meta::wrapped_key(id, 0), &keys.token_key);
+        batch.put_cf(meta_cf, meta::wrapped_key(id, 1), &keys.data_key);
+        Ok((info, true))
+    }
+
+    /// Which of `keys` already exist in `cf_name`.
+    fn existing(&self, cf_name: &str, keys: &[[u8; 20]]) -> Result<HashSet<[u8; 20]>> {
+        let mut found = HashSet::new();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let handle = self.cf(cf_name)?;
+        for (key, value) in
+            keys.iter()
+                .zip(self.db.batched_multi_get_cf(handle, keys.iter(), false))
+        {
+            if value?.is_some() {
+                found.insert(*key);
+            }
+        }
+        Ok(found)
+    }
+
+    fn stage_reads(
+        &self,
+        batch: &mut WriteBatch,
+        tenant: u32,
+        rows: &[SealedRead],
+    ) -> Result<ApplyOutcome> {
+        let client_keys: Vec<[u8; 20]> = rows
+            .iter()
+            .filter(|r| r.client_id)
+            .map(|r| id_key(tenant, r.id))
+            .collect();
+        let existing = self.existing(cf::READ_IDS, &client_keys)?;
+        let mut seen = HashSet::new();
+        let reads_cf = self.cf(cf::READS)?;
+        let ids_cf = self.cf(cf::READ_IDS)?;
+        let plate_cf = self.cf(cf::READS_BY_PLATE)?;
+        let cell_cf = self.cf(cf::READS_BY_CELL)?;
+        let camera_cf = self.cf(cf::READS_BY_CAMERA)?;
+        let mut written = 0;
+        for row in rows {
+            if row.client_id {
+                let key = id_key(tenant, row.id);
+                if existing.contains(&key) || !seen.insert(key) {
+                    continue;
+                }
+                batch.put_cf(ids_cf, key, encode_ts(row.ts));
+            }
+            let record = RecordKey {
+                tenant,
+                ts: row.ts,
+                id: row.id,
+            };
+            batch.put_cf(reads_cf, record.encode(), &row.value);
+            let index = |token: Token| {
+                IndexKey {
+                    tenant,
+                    token,
+                    ts: row.ts,
+                    id: row.id,
+                }
+                .encode()
+            };
+            // The plate index carries the camera token so camera filters and totals are
+            // answered from the index alone.
+            batch.put_cf(plate_cf, index(row.plate), row.camera);
+            batch.put_cf(cell_cf, index(row.cell), []);
+            batch.put_cf(camera_cf, index(row.camera), []);
+            written += 1;
+        }
+        Ok(ApplyOutcome::Written {
+            written,
+            duplicates: rows.len() - written,
+        })
+    }
+
+    /// Visits the entries of one token's index newest first, for times in
+    /// `[from, before.0]` and, at `before.0`, ids up to `before.1`, until `visit` returns
+    /// false. The value is the entry's payload (the camera token for the plate index).
+    pub fn scan_index_newest_first(
+        &self,
+        index: ReadIndex,
+        tenant: u32,
+        token: &Token,
+        from: i64,
+        before: (i64, u128),
+        mut visit: impl FnMut(&IndexKey, &[u8]) -> bool,
+    ) -> Result<()> {
+        if before.0 < from {
+            return Ok(());
+        }
+        let prefix = IndexKey::prefix(tenant, token);
+        let lower = IndexKey {
+            tenant,
+            token: *token,
+            ts: from,
+            id: 0,
+        }
+        .encode();
+        let last = IndexKey {
+            tenant,
+            token: *token,
+            ts: before.0,
+            id: before.1,
+        }
+        .encode();
+        let mut opts = ReadOptions::default();
+        opts.set_prefix_same_as_start(true);
+        opts.set_iterate_lower_bound(lower.to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(index.cf_name())?, opts);
+        iter.seek_for_prev(last);
+        while iter.valid() {
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let Some(entry) = IndexKey::decode(key) else {
+                return Err(StorageError::corrupt("index key", "bad length"));
+            };
+            if !visit(&entry, value) {
+                return Ok(());
+            }
+            iter.prev();
+        }
+        iter.status()?;
+        Ok(())
+    }
+
+    /// Fetches and opens plate reads; `None` for keys that are not stored.
+    pub fn get_reads(&self, tenant: u32, keys: &[RecordKey]) -> Result<Vec<Option<PlateRead>>> {
+        let tenant_keys = self.tenant_keys(tenant)?;
+        let encoded: Vec<[u8; RecordKey::LEN]> = keys.iter().map(RecordKey::encode).collect();
+        let values = self
+            .db
+            .batched_multi_get_cf(self.cf(cf::READS)?, encoded.iter(), false);
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, value) in encoded.iter().zip(values) {
+            match value? {
+                Some(sealed) => {
+                    let plain = tenant_keys.open(key, &sealed)?;
+                    out.push(Some(decode_meta::<PlateRead>("plate read", &plain)?));
+                }
+                None => out.push(None),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetches and opens one manifest.
+    pub fn get_manifest(&self, key: RecordKey) -> Result<Option<Manifest>> {
+        let tenant_keys = self.tenant_keys(key.tenant)?;
+        let encoded = key.encode();
+        match self.db.get_pinned_cf(self.cf(cf::MANIFESTS)?, encoded)? {
+            Some(sealed) => {
+                let plain = tenant_keys.open(&encoded, &sealed)?;
+                Ok(Some(decode_meta("manifest", &plain)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Flushes memtables and compacts every column family down to the bottom level, which
+    /// runs the retention filter over every entry.
+    pub fn compact_all(&self) -> Result<()> {
+        let handles: Vec<&ColumnFamily> = cf::DATA
+            .iter()
+            .chain([&cf::META])
+            .map(|name| self.cf(name))
+            .collect::<Result<_>>()?;
+        self.db
+            .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())?;
+        let mut opts = CompactOptions::default();
+        opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        opts.set_exclusive_manual_compaction(true);
+        for handle in handles {
+            self.db
+                .compact_range_cf_opt(handle, None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        Ok(())
+    }
+
+    /// Visits every raw (key, value) of a column family, for diagnostics and tests that
+    /// must see exactly what is on disk.
+    pub fn for_each_raw(&self, cf_name: &str, mut visit: impl FnMut(&[u8], &[u8])) -> Result<()> {
+        let mut opts = ReadOptions::default();
+        opts.set_total_order_seek(true);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf_name)?, opts);
+        iter.seek_to_first();
+        while iter.valid() {
+            if let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+                visit(k, v);
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok(())
+    }
+
+    /// Writes a consistent RocksDB checkpoint (hard-linked SST files plus the files needed
+    /// to open it) into `dir`, which must not exist yet. Used for snapshots.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.db)?;
+        checkpoint.create_checkpoint(dir)?;
+        Ok(())
+    }
+
+    /// A digest of the replicated state, with the position it reflects: SHA-256 over every
+    /// live (key, value) of every column family in order, skipping entries past their
+    /// tenant's retention (whether or not this replica has compacted them yet), so replicas
+    /// that applied the same commands agree.
+    pub fn checksum(&self, now: i64) -> Result<(Option<LogPosition>, String)> {
+        use sha2::{Digest, Sha256};
+        let snapshot = self.db.snapshot();
+        let mut hasher = Sha256::new();
+        let mut applied = None;
+        for name in cf::DATA.iter().chain([&cf::META]) {
+            let loc = keys::time_location(name);
+            let mut opts = ReadOptions::default();
+            opts.set_total_order_seek(true);
+            let mut iter = snapshot.raw_iterator_cf_opt(self.cf(name)?, opts);
+            iter.seek_to_first();
+            hasher.update(name.as_bytes());
+            while iter.valid() {
+                let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                    break;
+                };
+                let expired = loc
+                    .and_then(|loc| keys::tenant_and_time(loc, key, value))
+                    .is_some_and(|(tenant, ts)| {
+                        self.retention.cutoff(tenant, now).is_some_and(|c| ts < c)
+                    });
+                if *name == cf::META && key == meta::APPLIED {
+                    applied = Some(decode_meta::<LogPosition>("applied position", value)?);
+                }
+                if !expired {
+                    hasher.update((key.len() as u32).to_be_bytes());
+                    hasher.update(key);
+                    hasher.update((value.len() as u32).to_be_bytes());
+                    hasher.update(value);
+                }
+                iter.next();
+            }
+            iter.status()?;
+        }
+        let digest = hasher.finalize();
+        let mut hex = String::with_capacity(64);
+        for byte in digest.iter() {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        Ok((applied, hex))
+    }
+
+    /// Flushes memtables so everything written is in SST files.
+    pub fn flush(&self) -> Result<()> {
+        let handles: Vec<&ColumnFamily> = cf::DATA
+            .iter()
+            .chain([&cf::META])
+            .map(|name| self.cf(name))
+            .collect::<Result<_>>()?;
+        self.db
+            .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())?;
+        Ok(())
+    }
+}
+
+fn unknown_tenant(tenant: u32) -> ApplyOutcome {
+    ApplyOutcome::Rejected {
+        reason: format!("tenant id {tenant} does not exist"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+use serde_json::json;
+
+use super::*;
+use crate::prepare::{plate_token, prepare_reads};
+use crate::record::validate_read;
+use crate::time::{format_rfc3339_ms, now_ms, DAY_MS};
+
+fn open(dir: &Path) -> Engine {
+    Engine::open(&EngineConfig::new(dir), MasterKey::from_bytes(&[5; 32])).unwrap()
+}
+
+fn pos(index: u64) -> LogPosition {
+    LogPosition {
+        term: 1,
+        leader: 1,
+        index,
+    }
+}
+
+fn create_tenant(engine: &Engine, index: u64, name: &str, retention_days: u32) -> u32 {
+    let keys = WrappedTenantKeys::generate(engine.master_key(), name);
+    let policy = TenantPolicy {
+        retention_days,
+        hot_days: 1,
+    };
+    let cmd = Command::UpsertTenant {
+        name: name.into(),
+        policy,
+        keys,
+    };
+    match engine.apply(pos(index), &cmd).unwrap() {
+        ApplyOutcome::Tenant { id, .. } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn reads_command(engine: &Engine, tenant: u32, plates: &[(&str, Option<&str>, i64)]) -> Command {
+    let now = now_ms();
+    let inputs = plates
+        .iter()
+        .enumerate()
+        .map(|(i, (plate, id, ts))| {
+            let mut value = json!({"camera_id": format!("cam-{}", i % 3), "captured_at": format_rfc3339_ms(*ts),
+                "plate": plate, "lat": 41.88, "lon": -87.63});
+            if let Some(id) = id {
+                value["id"] = json!(id);
+            }
+            let mut errors = Vec::new();
+            validate_read(i, &value, now, &mut errors).unwrap()
+        })
+        .collect();
+    let keys = engine.tenant_keys(tenant).unwrap();
+    prepare_reads(tenant, &keys, inputs, now, &mut rand::rng())
+        .unwrap()
+        .0
+}
+
+fn plate_hits(engine: &Engine, tenant: u32, plate: &str) -> Vec<IndexKey> {
+    let token = plate_token(&engine.tenant_keys(tenant).unwrap(), plate);
+    let mut hits = Vec::new();
+    engine
+        .scan_index_newest_first(
+            ReadIndex::Plate,
+            tenant,
+            &token,
+            0,
+            (i64::MAX, u128::MAX),
+            |k, _| {
+                hits.push(*k);
+                true
+            },
+        )
+        .unwrap();
+    hits
+}
+
+#[test]
+fn apply_writes_reads_and_indexes_newest_first_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    let tenant;
+    {
+        let engine = open(dir.path());
+        tenant = create_tenant(&engine, 1, "acme", 30);
+        let cmd = reads_command(
+            &engine,
+            tenant,
+            &[
+                ("ab 123", None, now - 3000),
+                ("AB-123", None, now - 1000),
+                ("ZZ9", None, now),
+            ],
+        );
+        assert_eq!(
+            engine.apply(pos(2), &cmd).unwrap(),
+            ApplyOutcome::Written {
+                written: 3,
+                duplicates: 0
+            }
+        );
+        assert_eq!(engine.applied().unwrap(), Some(pos(2)));
+    }
+    let engine = open(dir.path());
+    assert_eq!(engine.tenant("acme").unwrap().id, tenant);
+    assert_eq!(engine.applied().unwrap(), Some(pos(2)));
+    let hits = plate_hits(&engine, tenant, "AB123");
+    assert_eq!(
+        hits.iter().map(|h| h.ts).collect::<Vec<_>>(),
+        vec![now - 1000, now - 3000]
+    );
+    let reads = engine
+        .get_reads(
+            tenant,
+            &hits.iter().map(IndexKey::record).collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let raw: Vec<_> = reads
+        .iter()
+        .map(|r| r.as_ref().unwrap().plate_raw.as_str())
+        .collect();
+    assert_eq!(raw, vec!["AB-123", "ab 123"]);
+    assert!(plate_hits(&engine, tenant, "NOPE").is_empty());
+}
+
+#[test]
+fn client_ids_make_resends_idempotent_within_and_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let tenant = create_tenant(&engine, 1, "acme", 30);
+    let now = now_ms();
+    let batch = [
+        ("AAA1", Some("r-1"), now),
+        ("AAA1", Some("r-1"), now),
+        ("AAA1", Some("r-2"), now),
+    ];
+    let cmd = reads_command(&engine, tenant, &batch);
+    assert_eq!(
+        engine.apply(pos(2), &cmd).unwrap(),
+        ApplyOutcome::Written {
+            written: 2,
+            duplicates: 1
+        }
+    );
+    let again = reads_command(&engine, tenant, &batch);
+    assert_eq!(
+        engine.apply(pos(3), &again).unwrap(),
+        ApplyOutcome::Written {
+            written: 0,
+            duplicates: 3
+        }
+    );
+    assert_eq!(plate_hits(&engine, tenant, "AAA1").len(), 2);
+}
+
+#[test]
+fn replicas_applying_the_same_commands_hold_identical_bytes() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (open(a_dir.path()), open(b_dir.path()));
+    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let create = Command::UpsertTenant {
+        name: "acme".into(),
+        policy: TenantPolicy::default(),
+        keys,
+    };
+    a.apply(pos(1), &create).unwrap();
+    b.apply(pos(1), &create).unwrap();
+    let cmd = reads_command(
+        &a,
+        1,
+        &[("X1", None, now_ms()), ("X2", Some("c"), now_ms())],
+    );
+    a.apply(pos(2), &cmd).unwrap();
+    b.apply(pos(2), &cmd).unwrap();
+    for name in cf::DATA.iter().chain([&cf::META]) {
+        let (mut ea, mut eb) = (Vec::new(), Vec::new());
+        a.for_each_raw(name, |k, v| ea.push((k.to_vec(), v.to_vec())))
+            .unwrap();
+        b.for_each_raw(name, |k, v| eb.push((k.to_vec(), v.to_vec())))
+            .unwrap();
+        assert_eq!(ea, eb, "{name}");
+    }
+}
+
+#[test]
+fn commands_for_unknown_tenants_are_rejected_but_advance_the_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let outcome = engine
+        .apply(
+            pos(7),
+            &Command::PutSamples {
+                tenant: 42,
+                rows: vec![],
+            },
+        )
+        .unwrap();
+    assert!(matches!(outcome, ApplyOutcome::Rejected { .. }));
+    assert_eq!(engine.applied().unwrap(), Some(pos(7)));
+}
+
+#[test]
+fn compaction_drops_expired_entries_from_every_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let tenant = create_tenant(&engine, 1, "short", 1);
+    let keep = create_tenant(&engine, 2, "long", 30);
+    let old = now_ms() - 3 * DAY_MS;
+    engine
+        .apply(
+            pos(3),
+            &reads_command(
+                &engine,
+                tenant,
+                &[("OLD1", Some("o"), old), ("NEW1", None, now_ms())],
+            ),
+        )
+        .unwrap();
+    engine
+        .apply(
+            pos(4),
+            &reads_command(&engine, keep, &[("OLD2", Some("o"), old)]),
+        )
+        .unwrap();
+    engine.compact_all().unwrap();
+    let cutoff = now_ms() - DAY_MS;
+    let mut per_tenant = HashMap::new();
+    for name in cf::DATA {
+        let loc = keys::time_location(name).unwrap();
+        engine
+            .for_each_raw(name, |k, v| {
+                let (t, ts) = keys::tenant_and_time(loc, k, v).unwrap();
+                assert!(t != tenant || ts >= cutoff, "{name} kept an expired entry");
+                *per_tenant.entry((name, t)).or_insert(0) += 1;
+            })
+            .unwrap();
+    }
+    assert_eq!(
+        per_tenant.get(&(cf::READS, tenant)),
+        Some(&1),
+        "fresh read kept"
+    );
+    assert_eq!(
+        per_tenant.get(&(cf::READ_IDS, keep)),
+        Some(&1),
+        "other tenant untouched"
+    );
+    assert_eq!(per_tenant.get(&(cf::READS_BY_PLATE, keep)), Some(&1));
+}
+
+#[test]
+fn checksums_agree_across_replicas_and_change_with_state() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (open(a_dir.path()), open(b_dir.path()));
+    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let create = Command::UpsertTenant {
+        name: "acme".into(),
+        policy: TenantPolicy::default(),
+        keys,
+    };
+    a.apply(pos(1), &create).unwrap();
+    b.apply(pos(1), &create).unwrap();
+    let now = now_ms();
+    assert_eq!(a.checksum(now).unwrap(), b.checksum(now).unwrap());
+    let cmd = reads_command(&a, 1, &[("X1", None, now)]);
+    a.apply(pos(2), &cmd).unwrap();
+    assert_ne!(a.checksum(now).unwrap().1, b.checksum(now).unwrap().1);
+    b.apply(pos(2), &cmd).unwrap();
+    let (applied, sum) = a.checksum(now).unwrap();
+    assert_eq!(applied, Some(pos(2)));
+    assert_eq!((applied, sum), b.checksum(now).unwrap());
+    // A checkpoint opens as an engine with the same state.
+    let cp = a_dir.path().join("checkpoint");
+    a.checkpoint(&cp).unwrap();
+    drop(a);
+    let c = open(&cp);
+    assert_eq!(c.checksum(now).unwrap(), b.checksum(now).unwrap());
+}

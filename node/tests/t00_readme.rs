@@ -15,7 +15,9 @@ fn matches(expected: &Value, actual: &Value, path: &str) -> Result<()> {
         (Value::String(s), _) if s == "..." => Ok(()),
         (Value::Object(want), Value::Object(got)) => {
             for (key, value) in want {
-                let got = got.get(key).with_context(|| format!("{path}.{key} missing"))?;
+                let got = got
+                    .get(key)
+                    .with_context(|| format!("{path}.{key} missing"))?;
                 matches(value, got, &format!("{path}.{key}"))?;
             }
             Ok(())
@@ -42,25 +44,37 @@ fn examples(readme: &str) -> Vec<(String, String)> {
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
         if let Some(lang) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
             blocks.push((lang.trim().to_string(), body.join("\n")));
         }
     }
     blocks
         .windows(2)
-        .filter(|pair| pair[0].0 == "sh" && pair[0].1.trim_start().starts_with("curl") && pair[1].0 == "json")
+        .filter(|pair| {
+            pair[0].0 == "sh" && pair[0].1.trim_start().starts_with("curl") && pair[1].0 == "json"
+        })
         .map(|pair| (pair[0].1.clone(), pair[1].1.clone()))
         .collect()
 }
 
 #[test]
 fn the_demo_answers_every_readme_example() -> Result<()> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))?;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))?;
     let examples = examples(&readme);
-    assert!(examples.len() >= 7, "found only {} examples", examples.len());
+    assert!(
+        examples.len() >= 7,
+        "found only {} examples",
+        examples.len()
+    );
 
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut demo = Command::new(env!("CARGO_BIN_EXE_sightline"))
         .args(["demo", "--data-dir"])
         .arg(dir.path())
@@ -71,7 +85,11 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
         .spawn()?;
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while ureq::get(&format!("{url}/healthz")).timeout(Duration::from_secs(5)).call().is_err() {
+    while ureq::get(&format!("{url}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .call()
+        .is_err()
+    {
         if Instant::now() > deadline {
             let _ = demo.kill();
             bail!("demo did not start");
@@ -80,21 +98,32 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
     }
 
     let result = (|| -> Result<()> {
-        let tokens: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-tokens.json"))?)?;
+        let tokens: Value = serde_json::from_str(&std::fs::read_to_string(
+            dir.path().join("demo-tokens.json"),
+        )?)?;
         for role in ["admin", "investigator", "ingest", "analyst", "auditor"] {
-            assert!(tokens[role].as_str().is_some_and(|t| t.len() > 20), "token for {role}");
+            assert!(
+                tokens[role].as_str().is_some_and(|t| t.len() > 20),
+                "token for {role}"
+            );
         }
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("master.key"))?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join("master.key"))?
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "master.key mode");
 
         for (command, expected) in &examples {
             let command = command.replace("127.0.0.1:7700", &format!("127.0.0.1:{port}"));
             let output = Command::new("bash").arg("-c").arg(&command).output()?;
             let stdout = String::from_utf8_lossy(&output.stdout);
-            let actual: Value = serde_json::from_str(&stdout).with_context(|| format!("{command}\nanswered {stdout:?}"))?;
-            let expected: Value = serde_json::from_str(expected).with_context(|| format!("README JSON after {command}"))?;
-            matches(&expected, &actual, "$").with_context(|| format!("{command}\nanswered {actual}"))?;
+            let actual: Value = serde_json::from_str(&stdout)
+                .with_context(|| format!("{command}\nanswered {stdout:?}"))?;
+            let expected: Value = serde_json::from_str(expected)
+                .with_context(|| format!("README JSON after {command}"))?;
+            matches(&expected, &actual, "$")
+                .with_context(|| format!("{command}\nanswered {actual}"))?;
         }
         Ok(())
     })();

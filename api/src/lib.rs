@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
             put(admin::put_tenant).get(admin::get_tenant),
         )
         .route("/v1/admin/compact", post(admin::compact))
+        .route("/v1/admin/checksum", get(admin::checksum))
         .route("/v1/tenants/{tenant}/reads", post(ingest::post_reads))
         .route(
             "/v1/tenants/{tenant}/manifests",

@@ -647,7 +647,7 @@ mod tests {
             ("7ABC123", "7abc 123")
         );
         assert_eq!(r.direction.as_deref(), Some("N"));
-        assert_eq!(r.captured_at, 1_795_442_592_512);
+        assert_eq!(r.captured_at, 1_794_924_192_512);
         assert_eq!(r.vehicle.unwrap().kind.as_deref(), Some("sedan"));
     }
 

@@ -21,4 +21,8 @@ pub enum ProposeError {
 pub trait Proposer: Send + Sync + 'static {
     /// Proposes `command`.
     fn propose(&self, command: Command) -> BoxFuture<'static, Result<ApplyOutcome, ProposeError>>;
+
+    /// Resolves once this node's state reflects every command acknowledged (by any node)
+    /// before the call: the read-index step of a linearizable read.
+    fn read_barrier(&self) -> BoxFuture<'static, Result<(), ProposeError>>;
 }

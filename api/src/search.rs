@@ -133,6 +133,17 @@ pub async fn search_plates(
         limit,
         cursor,
     };
+    match fields.opt_str("consistency")?.unwrap_or("linearizable") {
+        "linearizable" => state.proposer.read_barrier().await?,
+        "follower" => {}
+        _ => {
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                "consistency",
+                "must be linearizable or follower",
+            ))
+        }
+    }
     let engine = state.engine();
     let page = tokio::task::spawn_blocking(move || exact_plate_search(&engine, &query, now))
         .await

@@ -1,0 +1,98 @@
+//! The raft crate's error type. Callers' mistakes (proposing to a follower, a bad membership
+//! change, a bad config) and internal failures (I/O, a stopped Raft) are separate variants,
+//! so the node can map them to different answers.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::types::{Node, NodeId};
+
+/// Result alias for the raft crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in replication.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// This node is not the leader; the caller should retry on `leader`.
+    #[error("not the leader; leader is {}", describe_leader(*.leader_id, .leader.as_ref()))]
+    ForwardToLeader {
+        /// The leader's id, if this node knows it.
+        leader_id: Option<NodeId>,
+        /// The leader's addresses, if this node knows them.
+        leader: Option<Node>,
+    },
+    /// The leader could not reach a quorum to confirm its leadership.
+    #[error("no quorum: {0}")]
+    NoQuorum(String),
+    /// A membership change or initialization was refused (for example a change is already
+    /// in progress, or the node was already initialized).
+    #[error("membership change refused: {0}")]
+    Membership(String),
+    /// The configuration is invalid.
+    #[error("invalid raft config: {0}")]
+    Config(String),
+    /// Raft has stopped on this node (shut down, or a fatal storage error).
+    #[error("raft stopped: {0}")]
+    Stopped(String),
+    /// The storage engine failed.
+    #[error("storage: {0}")]
+    Storage(#[from] sightline_storage::StorageError),
+    /// The Raft log's RocksDB failed.
+    #[error("raft log: {0}")]
+    LogStore(#[from] rocksdb::Error),
+    /// File-system error on a path this crate manages.
+    #[error("io on {}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Something stored on disk or received from a peer did not decode.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The gRPC transport could not be set up (binding the listener, a bad address).
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+fn describe_leader(id: Option<NodeId>, node: Option<&Node>) -> String {
+    match (id, node) {
+        (Some(id), Some(node)) => format!("node {id} ({node})"),
+        (Some(id), None) => format!("node {id}"),
+        _ => "unknown".to_string(),
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(what: &'static str, reason: impl ToString) -> Self {
+        Error::Corrupt {
+            what,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Wraps an I/O result with the path it was about.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,358 @@
+//! [`RaftNode`]: one node's replication, ready to be wired into the `sightline` binary.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::SnapshotPolicy;
+use sightline_storage::{ApplyOutcome, Command, Engine, EngineConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch, Mutex};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::log_store::LogStore;
+use crate::network::{NetworkConfig, NetworkFactory};
+use crate::server::{self, RaftGrpc};
+use crate::state_machine::StateMachine;
+use crate::types::typ::{Raft, RaftMetrics};
+use crate::types::{Node, NodeId};
+
+/// Replication settings of a node.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// Name shared by the cluster's nodes (shows up in logs).
+    pub cluster_name: String,
+    /// How often the leader sends heartbeats; also the deadline of one AppendEntries.
+    pub heartbeat_interval: Duration,
+    /// A follower that hears no leader for a random time in `[min, max)` starts an election.
+    pub election_timeout_min: Duration,
+    /// See `election_timeout_min`.
+    pub election_timeout_max: Duration,
+    /// Build a snapshot after this many entries were applied since the last one.
+    pub snapshot_after_entries: u64,
+    /// Entries kept in the log below the last snapshot, so a briefly lagging follower can
+    /// catch up from the log instead of receiving a whole snapshot.
+    pub entries_kept_after_snapshot: u64,
+    /// Most entries in one AppendEntries.
+    pub max_entries_per_append: u64,
+    /// How long dialling a peer may take.
+    pub connect_timeout: Duration,
+    /// How long one snapshot frame may wait for the receiver.
+    pub snapshot_frame_timeout: Duration,
+    /// How long a follower may take to install a snapshot once all its files arrived.
+    pub snapshot_install_timeout: Duration,
+    /// Largest gRPC message sent or accepted (one AppendEntries holds whole commands).
+    pub max_message_bytes: usize,
+    /// How the node opened its storage engine. When a snapshot is installed, the new engine
+    /// is opened the same way (with `path` replaced by a new directory).
+    pub engine: EngineConfig,
+}
+
+impl RaftConfig {
+    /// Defaults for a LAN cluster, for an engine opened with `engine`.
+    pub fn new(engine: EngineConfig) -> Self {
+        RaftConfig {
+            cluster_name: "sightline".to_string(),
+            heartbeat_interval: Duration::from_millis(100),
+            election_timeout_min: Duration::from_millis(500),
+            election_timeout_max: Duration::from_millis(1000),
+            snapshot_after_entries: 5_000,
+            entries_kept_after_snapshot: 1_000,
+            max_entries_per_append: 64,
+            connect_timeout: Duration::from_secs(1),
+            snapshot_frame_timeout: Duration::from_secs(10),
+            snapshot_install_timeout: Duration::from_secs(300),
+            max_message_bytes: 256 << 20,
+            engine,
+        }
+    }
+
+    fn openraft(&self) -> Result<openraft::Config> {
+        let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
+        let config = openraft::Config {
+            cluster_name: self.cluster_name.clone(),
+            heartbeat_interval: ms(self.heartbeat_interval),
+            election_timeout_min: ms(self.election_timeout_min),
+            election_timeout_max: ms(self.election_timeout_max),
+            install_snapshot_timeout: ms(self.snapshot_frame_timeout),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
+            max_in_snapshot_log_to_keep: self.entries_kept_after_snapshot,
+            max_payload_entries: self.max_entries_per_append,
+            ..Default::default()
+        };
+        config.validate().map_err(|e| Error::Config(e.to_string()))
+    }
+
+    fn network(&self) -> NetworkConfig {
+        NetworkConfig {
+            connect_timeout: self.connect_timeout,
+            snapshot_frame_timeout: self.snapshot_frame_timeout,
+            snapshot_install_timeout: self.snapshot_install_timeout,
+            max_message_bytes: self.max_message_bytes,
+        }
+    }
+}
+
+type ServerTask = (
+    oneshot::Sender<()>,
+    JoinHandle<std::result::Result<(), tonic::transport::Error>>,
+);
+
+/// One node's Raft: the log store, the state machine over the shared engine, the gRPC
+/// transport, and the openraft instance that ties them together.
+pub struct RaftNode {
+    id: NodeId,
+    raft: Raft,
+    engine: Arc<ArcSwap<Engine>>,
+    raft_addr: SocketAddr,
+    server: Mutex<Option<ServerTask>>,
+}
+
+impl std::fmt::Debug for RaftNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftNode")
+            .field("id", &self.id)
+            .field("raft_addr", &self.raft_addr)
+            .finish()
+    }
+}
+
+fn stopped(e: Fatal<NodeId>) -> Error {
+    Error::Stopped(e.to_string())
+}
+
+fn write_error(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> Error {
+    match e {
+        RaftError::Fatal(f) => stopped(f),
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::ForwardToLeader {
+            leader_id: f.leader_id,
+            leader: f.leader_node,
+        },
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
+            Error::Membership(e.to_string())
+        }
+    }
+}
+
+impl RaftNode {
+    /// Starts node `node_id`: opens the Raft log under `dir`, builds the state machine over
+    /// `engine` (which must be open at [`crate::current_engine_dir`]`(dir)`), starts openraft,
+    /// and serves the Raft gRPC service on `raft_addr` (`host:port`; port 0 picks a free one,
+    /// see [`RaftNode::raft_addr`]).
+    ///
+    /// A new node waits to be told its cluster: call [`RaftNode::initialize`] on one node of a
+    /// new cluster, or add it to a running one with [`RaftNode::add_learner`] on the leader.
+    pub async fn start(
+        node_id: NodeId,
+        dir: &Path,
+        raft_addr: &str,
+        engine: Arc<ArcSwap<Engine>>,
+        config: RaftConfig,
+    ) -> Result<RaftNode> {
+        let openraft_config = Arc::new(config.openraft()?);
+        let state_machine = {
+            let (dir, engine, engine_config) =
+                (dir.to_path_buf(), engine.clone(), config.engine.clone());
+            tokio::task::spawn_blocking(move || StateMachine::new(&dir, engine, engine_config))
+                .await
+                .map_err(|e| Error::Stopped(e.to_string()))??
+        };
+        let log_store = {
+            let path = state_machine.log_dir();
+            tokio::task::spawn_blocking(move || LogStore::open(&path))
+                .await
+                .map_err(|e| Error::Stopped(e.to_string()))??
+        };
+        let listener = TcpListener::bind(raft_addr)
+            .await
+            .map_err(|e| Error::Transport(format!("binding {raft_addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Transport(format!("local address of {raft_addr}: {e}")))?;
+
+        let network = NetworkFactory::new(node_id, config.network());
+        let raft = openraft::Raft::new(node_id, openraft_config, network, log_store, state_machine)
+            .await
+            .map_err(stopped)?;
+
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let service = RaftGrpc::new(node_id, raft.clone());
+        let server = tokio::spawn(server::serve(
+            listener,
+            service,
+            config.max_message_bytes,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        tracing::info!(node = node_id, raft_addr = %bound, dir = %dir.display(), "raft node started");
+        Ok(RaftNode {
+            id: node_id,
+            raft,
+            engine,
+            raft_addr: bound,
+            server: Mutex::new(Some((stop_tx, server))),
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The address the Raft transport listens on.
+    pub fn raft_addr(&self) -> SocketAddr {
+        self.raft_addr
+    }
+
+    /// The engine handle this node applies to (it changes when a snapshot is installed).
+    pub fn engine(&self) -> &Arc<ArcSwap<Engine>> {
+        &self.engine
+    }
+
+    /// The openraft handle, for what this facade does not cover (triggering a snapshot,
+    /// waiting on metrics).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Forms a new cluster of `members` (ids and addresses); call it on one node of the
+    /// new cluster. Fails with [`Error::Membership`] if this node was already initialized.
+    pub async fn initialize(&self, members: BTreeMap<NodeId, Node>) -> Result<()> {
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::Fatal(f)) => Err(stopped(f)),
+            Err(RaftError::APIError(InitializeError::NotAllowed(e))) => {
+                Err(Error::Membership(e.to_string()))
+            }
+            Err(RaftError::APIError(InitializeError::NotInMembers(e))) => {
+                Err(Error::Config(e.to_string()))
+            }
+        }
+    }
+
+    /// Orders `command` through the log and returns what applying it did, once it is
+    /// committed and applied on this node (the leader). On a follower it fails with
+    /// [`Error::ForwardToLeader`], naming the leader when known.
+    pub async fn propose(&self, command: Command) -> Result<ApplyOutcome> {
+        match self.raft.client_write(command).await {
+            Ok(response) => Ok(response.data),
+            Err(e) => Err(write_error(e)),
+        }
+    }
+
+    /// Returns once this node has confirmed with a quorum that it is still the leader and
+    /// has applied everything committed before the call: reads from the engine after this
+    /// are linearizable.
+    pub async fn ensure_linearizable(&self) -> Result<()> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => Ok(()),
+            Err(RaftError::Fatal(f)) => Err(stopped(f)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(Error::ForwardToLeader {
+                    leader_id: f.leader_id,
+                    leader: f.leader_node,
+                })
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q))) => {
+                Err(Error::NoQuorum(q.to_string()))
+            }
+        }
+    }
+
+    /// Adds node `id` at `node` as a learner (it receives the log but does not vote). With
+    /// `blocking`, returns only once the learner holds every entry up to the membership change
+    /// that added it (directly or through a snapshot). openraft's own blocking mode returns as
+    /// soon as the learner is within `replication_lag_threshold` (5,000) entries, which is not
+    /// "caught up", so this waits on the leader's replication metrics instead. Wrap the call
+    /// in a timeout if the learner may be unreachable.
+    pub async fn add_learner(&self, id: NodeId, node: Node, blocking: bool) -> Result<()> {
+        let response = self
+            .raft
+            .add_learner(id, node, false)
+            .await
+            .map_err(write_error)?;
+        if !blocking {
+            return Ok(());
+        }
+        let target = response.log_id.index;
+        let mut metrics = self.raft.metrics();
+        loop {
+            {
+                let m = metrics.borrow_and_update();
+                match &m.replication {
+                    // This node lost leadership: the caller must ask the new leader.
+                    None => {
+                        return Err(Error::ForwardToLeader {
+                            leader_id: m.current_leader,
+                            leader: m.current_leader.and_then(|l| {
+                                m.membership_config.membership().get_node(&l).cloned()
+                            }),
+                        })
+                    }
+                    Some(replication) => {
+                        if matches!(replication.get(&id), Some(Some(matched)) if matched.index >= target)
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return Err(Error::Stopped(
+                    "raft stopped while a learner was catching up".to_string(),
+                ));
+            }
+        }
+    }
+
+    /// Makes `voters` the voting members (they must already be members or learners). With
+    /// `retain`, removed voters stay as learners.
+    pub async fn change_membership(&self, voters: BTreeSet<NodeId>, retain: bool) -> Result<()> {
+        self.raft
+            .change_membership(voters, retain)
+            .await
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    /// The current leader's id and addresses, as far as this node knows.
+    pub fn leader(&self) -> Option<(NodeId, Node)> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let id = metrics.current_leader?;
+        let node = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)?
+            .clone();
+        Some((id, node))
+    }
+
+    /// Live Raft metrics (state, term, leader, log and applied indexes, membership).
+    pub fn metrics(&self) -> watch::Receiver<RaftMetrics> {
+        self.raft.metrics()
+    }
+
+    /// Stops Raft and the transport. Idempotent.
+    pub async fn shutdown(&self) -> Result<()> {
+        let raft = self.raft.shutdown().await;
+        let server = self.server.lock().await.take();
+        if let Some((stop, task)) = server {
+            let _ = stop.send(());
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "raft transport stopped with an error"),
+                Err(e) => tracing::warn!(error = %e, "raft transport task failed"),
+            }
+        }
+        raft.map_err(|e| Error::Stopped(format!("raft core task failed: {e}")))?;
+        tracing::info!(node = self.id, "raft node stopped");
+        Ok(())
+    }
+}

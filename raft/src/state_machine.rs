@@ -1,0 +1,419 @@
+//! The Raft state machine: the storage engine's deterministic `apply`, plus snapshots built
+//! from and installed as RocksDB directories.
+//!
+//! Entries become commands: `Normal(cmd)` is applied as it is, a blank entry as
+//! [`Command::Noop`], and a membership entry as [`Command::Membership`] carrying the
+//! JSON-encoded [`StoredMembership`]. The engine writes each command and its log position
+//! in one `WriteBatch`, so `applied_state` (read back from the engine) is exactly as durable
+//! as the data and never ahead of it.
+//!
+//! The engine is shared with the rest of the node as `Arc<ArcSwap<Engine>>`. Installing a
+//! snapshot opens a new engine in a new directory, records that directory in the `ENGINE`
+//! pointer file, and swaps it in; the old engine is closed and deleted once the last reader
+//! lets go of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder,
+    StorageIOError,
+};
+use sightline_storage::{ApplyOutcome, Command, Engine, EngineConfig, LogPosition};
+use tokio::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::layout::{self, Layout};
+use crate::snapshot::{self, SnapshotFiles, Source, StoredSnapshot};
+use crate::types::typ::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership};
+use crate::types::TypeConfig;
+
+/// The log position storage records for an openraft log id.
+pub fn log_position(log_id: &LogId) -> LogPosition {
+    LogPosition {
+        term: log_id.leader_id.term,
+        leader: log_id.leader_id.node_id,
+        index: log_id.index,
+    }
+}
+
+/// The openraft log id of a position storage recorded.
+pub fn log_id(pos: &LogPosition) -> LogId {
+    LogId::new(
+        openraft::CommittedLeaderId::new(pos.term, pos.leader),
+        pos.index,
+    )
+}
+
+/// Encodes a membership for [`Command::Membership`].
+pub fn encode_membership(membership: &StoredMembership) -> Vec<u8> {
+    match serde_json::to_vec(membership) {
+        Ok(bytes) => bytes,
+        Err(e) => unreachable!("a membership of plain strings and integers always encodes: {e}"),
+    }
+}
+
+/// Decodes what [`encode_membership`] wrote.
+pub fn decode_membership(bytes: &[u8]) -> Result<StoredMembership> {
+    serde_json::from_slice(bytes).map_err(|e| Error::corrupt("stored membership", e))
+}
+
+fn sm_err(verb: ErrorVerb, e: impl Into<AnyError>) -> StorageError {
+    StorageIOError::new(ErrorSubject::StateMachine, verb, e).into()
+}
+
+fn snapshot_err(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: &Error) -> StorageError {
+    let subject = ErrorSubject::Snapshot(meta.map(|m| m.signature()));
+    StorageIOError::new(subject, verb, AnyError::new(e)).into()
+}
+
+/// Runs blocking work (RocksDB, file copies) off the async runtime.
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Stopped(format!("blocking task failed: {e}")))?
+}
+
+/// What the state machine needs to open an engine in a new directory.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineTemplate {
+    pub(crate) config: EngineConfig,
+}
+
+impl EngineTemplate {
+    fn open(&self, current: &Engine, path: PathBuf) -> Result<Engine> {
+        let config = EngineConfig {
+            path,
+            ..self.config.clone()
+        };
+        Ok(Engine::open(&config, current.master_key().clone())?)
+    }
+}
+
+/// The state machine over the shared storage engine.
+pub struct StateMachine {
+    engine: Arc<ArcSwap<Engine>>,
+    layout: Arc<Layout>,
+    template: EngineTemplate,
+    /// Held while applying and while a snapshot copies the engine, so a snapshot is one
+    /// consistent state with its applied position.
+    gate: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for StateMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateMachine")
+            .field("root", &self.layout.root())
+            .finish()
+    }
+}
+
+impl StateMachine {
+    /// A state machine for the raft directory `dir` over `engine`, which must be open in
+    /// [`crate::current_engine_dir`]`(dir)`. `engine_config` is how the node opened it; when
+    /// a snapshot is installed, the new engine is opened the same way in a new directory.
+    pub fn new(
+        dir: &Path,
+        engine: Arc<ArcSwap<Engine>>,
+        engine_config: EngineConfig,
+    ) -> Result<Self> {
+        let layout = Layout::new(dir);
+        let expected = layout::current_engine_dir(dir)?;
+        let actual = engine.load().path().to_path_buf();
+        if !same_path(&expected, &actual) {
+            return Err(Error::Config(format!(
+                "the engine is open at {} but this raft directory's current engine is {}; open it at \
+                 sightline_raft::current_engine_dir(raft dir)",
+                actual.display(),
+                expected.display()
+            )));
+        }
+        layout.prepare()?;
+        Ok(StateMachine {
+            engine,
+            layout: Arc::new(layout),
+            template: EngineTemplate {
+                config: engine_config,
+            },
+            gate: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Where the Raft log of this raft directory lives.
+    pub(crate) fn log_dir(&self) -> PathBuf {
+        self.layout.log_dir()
+    }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let engine = self.engine.load_full();
+        blocking(move || {
+            let applied = engine.applied()?.map(|pos| log_id(&pos));
+            let membership = match engine.membership()? {
+                Some(bytes) => decode_membership(&bytes)?,
+                None => StoredMembership::default(),
+            };
+            Ok((applied, membership))
+        })
+        .await
+        .map_err(|e| sm_err(ErrorVerb::Read, &e))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyOutcome>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let commands: Vec<(LogId, Command)> = entries
+            .into_iter()
+            .map(|entry| {
+                let command = match entry.payload {
+                    EntryPayload::Normal(command) => command,
+                    EntryPayload::Blank => Command::Noop,
+                    EntryPayload::Membership(membership) => Command::Membership {
+                        config: encode_membership(&StoredMembership::new(
+                            Some(entry.log_id),
+                            membership,
+                        )),
+                    },
+                };
+                (entry.log_id, command)
+            })
+            .collect();
+        let engine = self.engine.load_full();
+        let _gate = self.gate.lock().await;
+        let applied = tokio::task::spawn_blocking(move || {
+            let mut outcomes = Vec::with_capacity(commands.len());
+            for (id, command) in &commands {
+                match engine.apply(log_position(id), command) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(e) => return Err((*id, e)),
+                }
+            }
+            Ok(outcomes)
+        })
+        .await;
+        match applied {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            // A command that cannot be applied is a storage failure, not a rejected command
+            // (those come back as `ApplyOutcome::Rejected`): openraft stops this node.
+            Ok(Err((id, e))) => Err(StorageIOError::apply(id, AnyError::new(&e)).into()),
+            Err(join) => Err(sm_err(ErrorVerb::Write, &join)),
+        }
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            engine: self.engine.load_full(),
+            layout: self.layout.clone(),
+            gate: self.gate.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotFiles>, StorageError> {
+        let dir = self.layout.temp_dir("recv");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| snapshot_err(None, ErrorVerb::Write, &Error::io(&dir, e)))?;
+        Ok(Box::new(SnapshotFiles::owned(dir)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        mut files: Box<SnapshotFiles>,
+    ) -> Result<(), StorageError> {
+        tracing::info!(snapshot = %meta, "installing snapshot");
+        let layout = self.layout.clone();
+        let template = self.template.clone();
+        let current = self.engine.load_full();
+        let meta_owned = meta.clone();
+        let source_dir = files.dir().to_path_buf();
+        // A directory we created under snapshots/ (a received snapshot) is moved into place;
+        // anything else is linked or copied and left to its owner.
+        let ours = source_dir.parent() == Some(layout.snapshots_dir().as_path());
+        let installed = blocking(move || {
+            let source = if ours {
+                Source::Move(&source_dir)
+            } else {
+                Source::Copy(&source_dir)
+            };
+            let root = layout.root().to_path_buf();
+            let next = layout::next_engine_name(&layout::current_engine_name(&root)?);
+            let engine_dir = root.join(&next);
+            snapshot::store(&layout, source, &meta_owned, |stored| {
+                if stored.meta.last_log_id != meta_owned.last_log_id {
+                    return Err(Error::corrupt(
+                        "snapshot install",
+                        format!("a newer snapshot ({}) is already stored", stored.meta),
+                    ));
+                }
+                materialize(stored, &engine_dir)
+            })?;
+            let engine = template.open(&current, engine_dir)?;
+            layout::set_current_engine(&root, &next)?;
+            Ok(engine)
+        })
+        .await;
+        if ours {
+            // Moved (or failed half-way, in which case prepare() cleans up on start).
+            files.release();
+        }
+        let engine = installed.map_err(|e| snapshot_err(Some(meta), ErrorVerb::Write, &e))?;
+        let old = self.engine.swap(Arc::new(engine));
+        tracing::info!(snapshot = %meta, engine = %self.engine.load().path().display(), "snapshot installed");
+        retire(old);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let layout = self.layout.clone();
+        let current = blocking(move || snapshot::lease_current(&layout))
+            .await
+            .map_err(|e| snapshot_err(None, ErrorVerb::Read, &e))?;
+        Ok(current.map(|(meta, files)| Snapshot {
+            meta,
+            snapshot: Box::new(files),
+        }))
+    }
+}
+
+/// Builds a live engine directory from a stored snapshot. SST files are immutable, so they
+/// are hard-linked; everything else (MANIFEST, CURRENT, OPTIONS, WAL) may be rewritten by
+/// the engine that opens the directory and is copied.
+fn materialize(snapshot: &StoredSnapshot, engine_dir: &Path) -> Result<()> {
+    layout::remove_any(engine_dir)?;
+    std::fs::create_dir_all(engine_dir).map_err(|e| Error::io(engine_dir, e))?;
+    for (name, _) in layout::list_files(&snapshot.dir)? {
+        if name == "LOCK" || name.starts_with("LOG") {
+            continue;
+        }
+        let (src, dst) = (snapshot.dir.join(&name), engine_dir.join(&name));
+        if name.ends_with(".sst") {
+            layout::link_or_copy(&src, &dst)?;
+        } else {
+            layout::copy_synced(&src, &dst)?;
+        }
+    }
+    layout::fsync_dir(engine_dir)?;
+    if let Some(parent) = engine_dir.parent() {
+        layout::fsync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Closes and deletes a replaced engine once nobody else holds it. Readers that loaded it
+/// before the swap finish on the old state; new readers see the new engine.
+fn retire(old: Arc<Engine>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(engine = %old.path().display(), "no runtime to retire the old engine; it is removed on next start");
+        return;
+    };
+    handle.spawn(async move {
+        let mut waited = Duration::ZERO;
+        let step = Duration::from_millis(100);
+        while Arc::strong_count(&old) > 1 {
+            tokio::time::sleep(step).await;
+            waited += step;
+            if waited.as_secs() > 0 && waited.as_millis() % 60_000 == 0 {
+                tracing::warn!(engine = %old.path().display(), waited_s = waited.as_secs(), "replaced engine still in use");
+            }
+        }
+        let path = old.path().to_path_buf();
+        let removed = tokio::task::spawn_blocking(move || {
+            drop(old);
+            layout::remove_any(&path).map(|()| path)
+        })
+        .await;
+        match removed {
+            Ok(Ok(path)) => tracing::info!(engine = %path.display(), "replaced engine removed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not remove replaced engine; it is removed on next start"),
+            Err(e) => tracing::warn!(error = %e, "retiring the replaced engine failed"),
+        }
+    });
+}
+
+/// Builds a snapshot: copies the engine into a temporary directory while applies are held
+/// back, then stores it as the current snapshot.
+pub struct SnapshotBuilder {
+    engine: Arc<Engine>,
+    layout: Arc<Layout>,
+    gate: Arc<Mutex<()>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let layout = self.layout.clone();
+        let engine = self.engine.clone();
+        let gate = self.gate.clone().lock_owned().await;
+        let dir = layout.temp_dir("build");
+        let copied = {
+            let dir = dir.clone();
+            blocking(move || {
+                let _gate = gate;
+                crate::checkpoint::checkpoint(&engine, &dir)?;
+                let applied = engine.applied()?.map(|pos| log_id(&pos));
+                let membership = match engine.membership()? {
+                    Some(bytes) => decode_membership(&bytes)?,
+                    None => StoredMembership::default(),
+                };
+                Ok((applied, membership))
+            })
+            .await
+        };
+        let (last_log_id, last_membership) = match copied {
+            Ok(state) => state,
+            Err(e) => {
+                let _ = layout::remove_any(&dir);
+                return Err(snapshot_err(None, ErrorVerb::Write, &e));
+            }
+        };
+        let snapshot_id = match last_log_id {
+            Some(id) => format!(
+                "{}-{}-{}-{}",
+                id.leader_id.term,
+                id.leader_id.node_id,
+                id.index,
+                layout.next_seq()
+            ),
+            None => format!("empty-{}", layout.next_seq()),
+        };
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership,
+            snapshot_id,
+        };
+        let stored = {
+            let layout = layout.clone();
+            let meta = meta.clone();
+            blocking(move || {
+                snapshot::store(&layout, Source::Move(&dir), &meta, |stored| {
+                    Ok((stored.meta.clone(), snapshot::lease(&layout, stored)?))
+                })
+            })
+            .await
+        };
+        let (meta, files) = stored.map_err(|e| snapshot_err(Some(&meta), ErrorVerb::Write, &e))?;
+        tracing::info!(snapshot = %meta, "snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(files),
+        })
+    }
+}

@@ -80,7 +80,7 @@ pub async fn put_tenant(
         },
         keys,
     };
-    let created = match state.proposer.propose(command).await? {
+    let created = match state.cluster.propose(command).await? {
         ApplyOutcome::Tenant { created, .. } => created,
         other => return Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
     };
@@ -142,10 +142,75 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the node can serve. A single node is ready once its engine is open.
-pub async fn readyz(State(state): State<AppState>) -> Json<Value> {
-    let applied = state.engine().applied().ok().flatten().map(|p| p.index);
-    Json(json!({"ready": true, "applied_index": applied}))
+/// `GET /readyz`: 200 once the node has joined a cluster with a leader and applied
+/// everything that leader has committed; 503 before.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let ready = state.cluster.ready().await;
+    let applied = state
+        .engine()
+        .applied()
+        .ok()
+        .flatten()
+        .map(|p| p.index)
+        .unwrap_or(0);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"ready": ready, "applied_index": applied})),
+    )
+}
+
+/// `GET /v1/admin/cluster`
+pub async fn cluster_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.cluster.status().await?))
+}
+
+/// `POST /v1/admin/cluster/nodes` `{"id", "addr", "http_addr"?}`: `addr` is the node's Raft
+/// address; the node joins as a learner and becomes a voter once caught up.
+pub async fn add_node(
+    State(state): State<AppState>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = crate::ingest::body_bytes(body)?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not JSON: {e}")))?;
+    let fields = Fields::new(&body, &["id", "addr", "http_addr"])?;
+    let id = fields
+        .opt_u64("id", 1, u64::MAX)?
+        .ok_or_else(|| ApiError::field(ErrorCode::InvalidRequest, "id", "is required"))?;
+    let addr = fields.opt_str("addr")?.ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::InvalidRequest,
+            "addr",
+            "is required (the node's raft_addr)",
+        )
+    })?;
+    if addr.parse::<std::net::SocketAddr>().is_err() {
+        return Err(ApiError::field(
+            ErrorCode::InvalidRequest,
+            "addr",
+            "must be host:port",
+        ));
+    }
+    let http_addr = fields.opt_str("http_addr")?.unwrap_or("").to_string();
+    Ok(Json(
+        state
+            .cluster
+            .add_node(id, addr.to_string(), http_addr)
+            .await?,
+    ))
+}
+
+/// `DELETE /v1/admin/cluster/nodes/{id}`
+pub async fn remove_node(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.cluster.remove_node(id).await?))
 }
 
 /// Fallback for unknown routes.

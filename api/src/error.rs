@@ -167,6 +167,7 @@ impl From<crate::ProposeError> for ApiError {
     fn from(e: crate::ProposeError) -> Self {
         match e {
             crate::ProposeError::Unavailable(why) => ApiError::new(ErrorCode::Unavailable, why),
+            crate::ProposeError::Refused(why) => ApiError::new(ErrorCode::InvalidRequest, why),
             other => ApiError::internal(other),
         }
     }

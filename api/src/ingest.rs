@@ -152,7 +152,7 @@ pub async fn ingest(
         .await
         .map_err(ApiError::internal)??;
     let (command, ids) = prepared;
-    let outcome = state.proposer.propose(command).await?;
+    let outcome = state.cluster.propose(command).await?;
     match outcome {
         ApplyOutcome::Rejected { reason } => Err(ApiError::new(ErrorCode::TenantNotFound, reason)),
         outcome => Ok((ids, outcome)),

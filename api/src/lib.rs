@@ -3,7 +3,7 @@
 //! alerts and OpenAPI.
 //!
 //! It must not know how commands are ordered or replicated: it hands a prepared
-//! [`sightline_storage::Command`] to a [`Proposer`] and answers once the proposer says the
+//! [`sightline_storage::Command`] to a [`Cluster`] and answers once the cluster says the
 //! command is applied. Nor does it know RocksDB: reads go through `sightline-query`.
 
 pub mod admin;
@@ -21,7 +21,7 @@ use axum::Router;
 use sightline_storage::{Engine, SharedEngine};
 
 pub use error::{ApiError, ErrorCode};
-pub use proposer::{ProposeError, Proposer};
+pub use proposer::{Cluster, ProposeError};
 
 /// Largest request body accepted (an ingest batch).
 pub const MAX_BODY_BYTES: usize = 64 << 20;
@@ -31,8 +31,8 @@ pub const MAX_BODY_BYTES: usize = 64 << 20;
 pub struct AppState {
     /// This node's storage engine (read side); swapped when a snapshot is installed.
     pub engine: SharedEngine,
-    /// Orders and applies commands (write side).
-    pub proposer: Arc<dyn Proposer>,
+    /// Orders and applies commands; membership (write side).
+    pub cluster: Arc<dyn Cluster>,
 }
 
 impl AppState {
@@ -53,6 +53,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/compact", post(admin::compact))
         .route("/v1/admin/checksum", get(admin::checksum))
+        .route("/v1/admin/cluster", get(admin::cluster_status))
+        .route("/v1/admin/cluster/nodes", post(admin::add_node))
+        .route(
+            "/v1/admin/cluster/nodes/{id}",
+            axum::routing::delete(admin::remove_node),
+        )
         .route("/v1/tenants/{tenant}/reads", post(ingest::post_reads))
         .route(
             "/v1/tenants/{tenant}/manifests",

@@ -1,12 +1,13 @@
-//! The seam between the API and whatever orders commands: a single-node log today, an
-//! openraft leader next. The API only needs "apply this command, durably, and tell me the
-//! outcome".
+//! The seam between the API and whatever orders commands (openraft, in `sightline-raft`,
+//! wired by the node). The API needs: "apply this command, durably, and tell me the
+//! outcome", "make my next read linearizable", and the cluster's membership operations.
 
 use futures::future::BoxFuture;
+use serde_json::Value;
 use sightline_storage::{ApplyOutcome, Command, StorageError};
 use thiserror::Error;
 
-/// Why a command was not applied.
+/// Why a cluster operation did not happen.
 #[derive(Debug, Error)]
 pub enum ProposeError {
     /// The local state machine failed to apply it.
@@ -15,14 +16,37 @@ pub enum ProposeError {
     /// No leader, no quorum, or shutting down: the caller may retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller asked for something the cluster refuses (for example removing the last
+    /// voter, or adding a node id that is taken).
+    #[error("{0}")]
+    Refused(String),
 }
 
-/// Orders a command, waits until it is durable and applied, and returns its outcome.
-pub trait Proposer: Send + Sync + 'static {
-    /// Proposes `command`.
+/// What the API needs from the replication layer.
+pub trait Cluster: Send + Sync + 'static {
+    /// Orders `command`; resolves once it is committed and applied on this node or the
+    /// leader it was forwarded to.
     fn propose(&self, command: Command) -> BoxFuture<'static, Result<ApplyOutcome, ProposeError>>;
 
     /// Resolves once this node's state reflects every command acknowledged (by any node)
     /// before the call: the read-index step of a linearizable read.
     fn read_barrier(&self) -> BoxFuture<'static, Result<(), ProposeError>>;
+
+    /// `GET /v1/admin/cluster`: leader, term, commit index and members (api.md shape).
+    fn status(&self) -> BoxFuture<'static, Result<Value, ProposeError>>;
+
+    /// Adds node `id` as a learner, then promotes it to voter once it has caught up.
+    fn add_node(
+        &self,
+        id: u64,
+        raft_addr: String,
+        http_addr: String,
+    ) -> BoxFuture<'static, Result<Value, ProposeError>>;
+
+    /// Removes node `id` from the voters and the cluster.
+    fn remove_node(&self, id: u64) -> BoxFuture<'static, Result<Value, ProposeError>>;
+
+    /// Whether this node has joined a cluster with a leader and applied everything that
+    /// leader has committed.
+    fn ready(&self) -> BoxFuture<'static, bool>;
 }

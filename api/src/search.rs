@@ -134,7 +134,7 @@ pub async fn search_plates(
         cursor,
     };
     match fields.opt_str("consistency")?.unwrap_or("linearizable") {
-        "linearizable" => state.proposer.read_barrier().await?,
+        "linearizable" => state.cluster.read_barrier().await?,
         "follower" => {}
         _ => {
             return Err(ApiError::field(

@@ -43,6 +43,31 @@ pub struct TlsConfig {
     pub ca: PathBuf,
 }
 
+/// Replication timing. Defaults suit a LAN; tests shorten them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSettings {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_after_entries: u64,
+    /// Entries kept below a snapshot for briefly lagging followers.
+    pub entries_kept_after_snapshot: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_after_entries: 5_000,
+            entries_kept_after_snapshot: 1_000,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -57,6 +82,8 @@ struct ConfigFile {
     block_cache: Option<String>,
     s3: Option<S3Config>,
     tls: Option<TlsConfig>,
+    #[serde(default)]
+    raft: RaftSettings,
 }
 
 /// A validated node configuration. Replication, cold-tier and TLS settings are accepted and
@@ -73,6 +100,7 @@ pub struct Config {
     pub block_cache_bytes: usize,
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
+    pub raft: RaftSettings,
 }
 
 /// Parses a human-readable size: `1048576`, `64KiB`, `256MiB`, `2GiB`.
@@ -149,6 +177,16 @@ impl ConfigFile {
         if !self.peers.is_empty() && !ids.contains(&node_id) {
             bail!("peers does not list this node's id {node_id}");
         }
+        if !self.peers.is_empty() && self.raft_addr.is_none() {
+            bail!("raft_addr is required when peers are listed");
+        }
+        let r = &self.raft;
+        if r.heartbeat_ms == 0
+            || r.election_timeout_min_ms <= r.heartbeat_ms
+            || r.election_timeout_max_ms <= r.election_timeout_min_ms
+        {
+            bail!("raft timing must satisfy 0 < heartbeat_ms < election_timeout_min_ms < election_timeout_max_ms");
+        }
         let object_store = self
             .object_store
             .unwrap_or_else(|| format!("file://{}", data_dir.join("cold").display()));
@@ -170,6 +208,7 @@ impl ConfigFile {
             block_cache_bytes,
             s3: self.s3,
             tls: self.tls,
+            raft: self.raft,
         })
     }
 }

@@ -17,8 +17,9 @@ use sightline_storage::time::now_ms;
 use sightline_storage::Command;
 use tokio::net::TcpListener;
 
+use crate::config::RaftSettings;
 use crate::demo_data;
-use crate::server::{app_state, load_master_key, open_engine, run_http};
+use crate::server::{load_master_key, run_http, start_node, Bootstrap, NodeSpec};
 
 /// Tenant the demo creates.
 pub const DEMO_TENANT: &str = "demo";
@@ -34,8 +35,19 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         .await
         .with_context(|| format!("binding {http} (is another demo running?)"))?;
     let master = load_master_key(Some(&data_dir.join("master.key")), true)?;
-    let engine = open_engine(&data_dir, master, 256 << 20)?;
-    let state = app_state(engine, 1)?;
+    let http_addr = listener.local_addr()?.to_string();
+    let spec = NodeSpec {
+        node_id: 1,
+        data_dir: &data_dir,
+        raft_addr: "127.0.0.1:0",
+        http_addr: &http_addr,
+        peers: &[],
+        block_cache_bytes: 256 << 20,
+        settings: &RaftSettings::default(),
+        bootstrap: Bootstrap::SingleNode,
+    };
+    let node = start_node(spec, master).await?;
+    let state = node.state.clone();
     if state.engine().tenant(DEMO_TENANT).is_none() {
         let keys = WrappedTenantKeys::generate(state.engine().master_key(), DEMO_TENANT);
         let command = Command::UpsertTenant {
@@ -43,7 +55,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
             policy: TenantPolicy::default(),
             keys,
         };
-        state.proposer.propose(command).await?;
+        state.cluster.propose(command).await?;
     }
     if load_data {
         load_demo_day(&state).await?;
@@ -73,7 +85,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         facts.everywhere_plate, facts.camera_count, facts.commuter_plate, facts.ocr_variant_of_commuter
     );
     println!("Press Ctrl-C to stop.");
-    run_http(listener, state).await
+    run_http(listener, node).await
 }
 
 /// Loads the synthetic day through the same validation and apply path as the HTTP API.

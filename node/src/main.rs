@@ -2,10 +2,10 @@
 //! configuration, wiring storage, the command log and the HTTP API together, and the demo
 //! with its synthetic data. It holds no storage, query or protocol logic of its own.
 
+mod cluster;
 mod config;
 mod demo;
 mod demo_data;
-mod local_log;
 mod server;
 
 use std::path::PathBuf;
@@ -44,6 +44,12 @@ enum Commands {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Form a new cluster of the configured peers on this node, then serve.
+    Init {
+        /// The TOML configuration (see docs/operations.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -67,7 +73,11 @@ fn main() -> Result<()> {
             } => demo::run(data_dir, http, !no_data).await,
             Commands::Serve { config } => {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
-                server::serve(config).await
+                server::serve(config, false).await
+            }
+            Commands::Init { config } => {
+                let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
+                server::serve(config, true).await
             }
         }
     })

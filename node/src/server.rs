@@ -1,17 +1,23 @@
-//! Wiring: open the engine with the master key, put the command log in front of it, serve
-//! the HTTP API until Ctrl-C or SIGTERM, then close cleanly.
+//! Wiring: open the engine with the master key, start Raft in front of it, serve the HTTP
+//! API until Ctrl-C or SIGTERM, then stop Raft and close cleanly.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rand::RngCore;
 use sightline_api::AppState;
+use sightline_raft::{current_engine_dir, Node, RaftConfig, RaftNode};
 use sightline_storage::keyring::MASTER_KEY_ENV;
 use sightline_storage::{Engine, EngineConfig, MasterKey};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
-use crate::local_log::LocalLog;
+use crate::cluster::RaftCluster;
+use crate::config::{Config, RaftSettings};
 
 /// Loads the master key: `SIGHTLINE_MASTER_KEY` (64 hex) wins over the key file.
 pub fn load_master_key(file: Option<&Path>, create_if_missing: bool) -> Result<MasterKey> {
@@ -28,35 +34,102 @@ pub fn load_master_key(file: Option<&Path>, create_if_missing: bool) -> Result<M
     key.with_context(|| format!("master key file {}", file.display()))
 }
 
-/// Opens the engine under `data_dir/db`.
-pub fn open_engine(
-    data_dir: &Path,
-    master: MasterKey,
-    block_cache_bytes: usize,
-) -> Result<Arc<Engine>> {
-    let mut config = EngineConfig::new(data_dir.join("db"));
-    config.block_cache_bytes = block_cache_bytes;
-    let engine = Engine::open(&config, master)
+/// How a node joins its cluster when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// A cluster of one (no peers configured; the demo): form it if it does not exist.
+    SingleNode,
+    /// `sightline init`: form the cluster of the configured peers (once).
+    Peers,
+    /// `sightline serve` with peers: wait to be contacted by the leader.
+    Join,
+}
+
+/// A started node: the API state and its Raft.
+pub struct StartedNode {
+    pub state: AppState,
+    pub raft: Arc<RaftNode>,
+}
+
+/// Where and how a node starts.
+pub struct NodeSpec<'a> {
+    pub node_id: u64,
+    pub data_dir: &'a Path,
+    /// `host:port` for the Raft transport; port 0 picks a free one.
+    pub raft_addr: &'a str,
+    /// The HTTP API's bound address, advertised to peers.
+    pub http_addr: &'a str,
+    pub peers: &'a [crate::config::Peer],
+    pub block_cache_bytes: usize,
+    pub settings: &'a RaftSettings,
+    pub bootstrap: Bootstrap,
+}
+
+/// Opens the engine under `spec.data_dir` and starts Raft in front of it.
+pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<StartedNode> {
+    let NodeSpec {
+        node_id,
+        data_dir,
+        raft_addr,
+        http_addr,
+        peers,
+        block_cache_bytes,
+        settings,
+        bootstrap,
+    } = spec;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut engine_config = EngineConfig::new(current_engine_dir(data_dir)?);
+    engine_config.block_cache_bytes = block_cache_bytes;
+    let engine = Engine::open(&engine_config, master)
         .with_context(|| format!("opening storage under {}", data_dir.display()))?;
-    Ok(Arc::new(engine))
+    let engine = Arc::new(arc_swap::ArcSwap::from_pointee(engine));
+    let mut raft_config = RaftConfig::new(engine_config);
+    raft_config.heartbeat_interval = Duration::from_millis(settings.heartbeat_ms);
+    raft_config.election_timeout_min = Duration::from_millis(settings.election_timeout_min_ms);
+    raft_config.election_timeout_max = Duration::from_millis(settings.election_timeout_max_ms);
+    raft_config.snapshot_after_entries = settings.snapshot_after_entries;
+    raft_config.entries_kept_after_snapshot = settings.entries_kept_after_snapshot;
+    let raft = RaftNode::start(node_id, data_dir, raft_addr, engine.clone(), raft_config)
+        .await
+        .context("starting raft")?;
+    let raft = Arc::new(raft);
+    let members: BTreeMap<u64, Node> = match bootstrap {
+        Bootstrap::SingleNode => {
+            [(node_id, Node::new(raft.raft_addr().to_string(), http_addr))].into()
+        }
+        Bootstrap::Peers => peers
+            .iter()
+            .map(|p| (p.id, Node::new(&p.raft_addr, &p.http_addr)))
+            .collect(),
+        Bootstrap::Join => BTreeMap::new(),
+    };
+    if !members.is_empty() {
+        match raft.initialize(members).await {
+            Ok(()) => tracing::info!(node_id, "formed a new cluster"),
+            Err(sightline_raft::Error::Membership(_)) => {
+                tracing::info!(node_id, "cluster already formed")
+            }
+            Err(e) => return Err(e).context("forming the cluster"),
+        }
+    }
+    let state = AppState {
+        engine,
+        cluster: Arc::new(RaftCluster::new(raft.clone())),
+    };
+    Ok(StartedNode { state, raft })
 }
 
-/// The API state for a single-node engine.
-pub fn app_state(engine: Arc<Engine>, node_id: u64) -> Result<AppState> {
-    let log = LocalLog::new(engine.clone(), node_id)?;
-    Ok(AppState {
-        engine: Arc::new(arc_swap::ArcSwap::new(engine)),
-        proposer: Arc::new(log),
-    })
-}
-
-/// Serves the API on `listener` until a shutdown signal.
-pub async fn run_http(listener: TcpListener, state: AppState) -> Result<()> {
-    let app = sightline_api::router(state);
+/// Serves the API on `listener` until a shutdown signal, then stops Raft.
+pub async fn run_http(listener: TcpListener, node: StartedNode) -> Result<()> {
+    let app = sightline_api::router(node.state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("http server")?;
+    if let Err(e) = node.raft.shutdown().await {
+        tracing::warn!(error = %e, "raft did not stop cleanly");
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -77,29 +150,64 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-/// `sightline serve --config`.
-pub async fn serve(config: Config) -> Result<()> {
-    let master = load_master_key(config.master_key_file.as_deref(), false)?;
-    let engine = open_engine(&config.data_dir, master, config.block_cache_bytes)?;
-    let state = app_state(engine, config.node_id)?;
+/// Writes `{data_dir}/admin-token` (mode 0600) unless it exists.
+fn write_admin_token(data_dir: &Path) -> Result<()> {
+    let path = data_dir.join("admin-token");
+    if path.exists() {
+        return Ok(());
+    }
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    writeln!(file, "sl.*.admin.{}", hex::encode(secret))?;
+    Ok(())
+}
+
+/// `sightline serve --config` (and `init`, which first forms the cluster).
+pub async fn serve(config: Config, init: bool) -> Result<()> {
+    let master = load_master_key(config.master_key_file.as_deref(), init)?;
+    let bootstrap = match (init, config.peers.len() > 1) {
+        (true, _) => Bootstrap::Peers,
+        (false, true) => Bootstrap::Join,
+        (false, false) => Bootstrap::SingleNode,
+    };
+    if init && config.peers.is_empty() {
+        anyhow::bail!("init needs peers in the config (list at least this node)");
+    }
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding http_addr {}", config.http_addr))?;
-    tracing::info!(node_id = config.node_id, http = %config.http_addr, data_dir = %config.data_dir.display(), object_store = %config.object_store, "serving");
-    if config.peers.len() > 1
-        || config.raft_addr.is_some()
-        || config.tls.is_some()
-        || config.s3.is_some()
-    {
-        tracing::warn!(
-            peers = config.peers.len(),
-            "replication, TLS and the S3 cold tier are not in this build yet; serving as a single node"
-        );
+    let http_addr = listener.local_addr()?.to_string();
+    let raft_addr = config
+        .raft_addr
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:0".to_string());
+    let spec = NodeSpec {
+        node_id: config.node_id,
+        data_dir: &config.data_dir,
+        raft_addr: &raft_addr,
+        http_addr: &http_addr,
+        peers: &config.peers,
+        block_cache_bytes: config.block_cache_bytes,
+        settings: &config.raft,
+        bootstrap,
+    };
+    let node = start_node(spec, master).await?;
+    if init {
+        write_admin_token(&config.data_dir)?;
     }
+    if config.tls.is_some() || config.s3.is_some() {
+        tracing::warn!("TLS and the S3 cold tier are not in this build yet; they are ignored");
+    }
+    tracing::info!(node_id = config.node_id, http = %http_addr, raft = %node.raft.raft_addr(), data_dir = %config.data_dir.display(), object_store = %config.object_store, "serving");
     println!(
-        "sightline node {} listening on http://{}",
+        "sightline node {} listening on http://{http_addr} (raft {})",
         config.node_id,
-        listener.local_addr()?
+        node.raft.raft_addr()
     );
-    run_http(listener, state).await
+    run_http(listener, node).await
 }

@@ -63,7 +63,9 @@ fn expired_reads_are_hidden_then_compacted_away() -> Result<()> {
     // A raw iteration of every column family finds no entry of the short tenant older than
     // a day, and finds the long tenant's old entries still there.
     let engine = Engine::open(
-        &EngineConfig::new(dir.path().join("data").join("db")),
+        &EngineConfig::new(sightline_raft::current_engine_dir(
+            &dir.path().join("data"),
+        )?),
         MasterKey::from_hex(&"11".repeat(32))?,
     )?;
     let short = engine.tenant("short").map(|t| t.id).unwrap_or(0);

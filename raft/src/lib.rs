@@ -48,6 +48,7 @@
 
 mod checkpoint;
 pub mod error;
+mod forward;
 mod layout;
 pub mod log_store;
 pub mod network;

@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::forward::Forwarder;
 use crate::log_store::LogStore;
 use crate::network::{NetworkConfig, NetworkFactory};
 use crate::server::{self, RaftGrpc};
@@ -111,6 +112,7 @@ pub struct RaftNode {
     engine: Arc<ArcSwap<Engine>>,
     raft_addr: SocketAddr,
     server: Mutex<Option<ServerTask>>,
+    forwarder: Forwarder,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -197,6 +199,7 @@ impl RaftNode {
             engine,
             raft_addr: bound,
             server: Mutex::new(Some((stop_tx, server))),
+            forwarder: Forwarder::new(config.connect_timeout, config.max_message_bytes),
         })
     }
 
@@ -243,6 +246,82 @@ impl RaftNode {
         match self.raft.client_write(command).await {
             Ok(response) => Ok(response.data),
             Err(e) => Err(write_error(e)),
+        }
+    }
+
+    /// Commits `command` wherever this node stands: applied here when it leads, otherwise
+    /// forwarded to the leader. Retries through elections (leader unknown, leader moved,
+    /// leader unreachable) until `deadline` passes. Retrying is safe because a prepared
+    /// command carries its ids: applying it twice rewrites identical keys and values.
+    pub async fn propose_anywhere(
+        &self,
+        command: Command,
+        deadline: Duration,
+    ) -> Result<ApplyOutcome> {
+        let give_up = tokio::time::Instant::now() + deadline;
+        loop {
+            let attempt = match self.propose(command.clone()).await {
+                Err(Error::ForwardToLeader {
+                    leader_id: Some(id),
+                    leader: Some(node),
+                }) if id != self.id => {
+                    let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+                    self.forwarder
+                        .propose(id, &node, &command, left.max(Duration::from_millis(100)))
+                        .await
+                }
+                other => other,
+            };
+            match attempt {
+                Err(Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_))
+                    if tokio::time::Instant::now() < give_up =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Returns once this node's engine reflects every command committed before the call, so
+    /// a read from it is linearizable: the leader confirms its leadership with a quorum; a
+    /// follower asks the leader for its read index and waits until it has applied that far.
+    pub async fn read_barrier(&self, deadline: Duration) -> Result<()> {
+        let give_up = tokio::time::Instant::now() + deadline;
+        loop {
+            let attempt = match self.ensure_linearizable().await {
+                Err(Error::ForwardToLeader {
+                    leader_id: Some(id),
+                    leader: Some(node),
+                }) if id != self.id => {
+                    let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+                    match self
+                        .forwarder
+                        .read_index(id, &node, left.max(Duration::from_millis(100)))
+                        .await
+                    {
+                        Ok(index) => self
+                            .raft
+                            .wait(Some(left.max(Duration::from_millis(100))))
+                            .applied_index_at_least(Some(index), "read barrier")
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| {
+                                Error::NoQuorum(format!("not caught up to the read index: {e}"))
+                            }),
+                        Err(e) => Err(e),
+                    }
+                }
+                other => other,
+            };
+            match attempt {
+                Err(Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_))
+                    if tokio::time::Instant::now() < give_up =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
         }
     }
 

@@ -82,6 +82,34 @@ impl RaftService for RaftGrpc {
         }
     }
 
+    async fn propose(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let request = request.into_inner();
+        self.check_target(request.target)?;
+        let command: sightline_storage::Command = decode("forwarded command", &request.body)?;
+        match self.raft.client_write(command).await {
+            Ok(response) => reply(&response.data),
+            Err(openraft::error::RaftError::APIError(e)) => {
+                Err(Status::failed_precondition(e.to_string()))
+            }
+            Err(openraft::error::RaftError::Fatal(f)) => Err(fatal(f)),
+        }
+    }
+
+    async fn read_index(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
+        let request = request.into_inner();
+        self.check_target(request.target)?;
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => reply(&log_id.map(|l| l.index).unwrap_or(0)),
+            Err(openraft::error::RaftError::APIError(e)) => {
+                Err(Status::failed_precondition(e.to_string()))
+            }
+            Err(openraft::error::RaftError::Fatal(f)) => Err(fatal(f)),
+        }
+    }
+
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let request = request.into_inner();
         self.check_target(request.target)?;

@@ -1,0 +1,261 @@
+//! The node's side of the API's [`Cluster`] seam, over a [`RaftNode`]: writes commit
+//! wherever they arrive (forwarded to the leader over the Raft transport), reads take a
+//! read barrier, and membership changes run on the leader (a follower relays them to the
+//! leader's HTTP API).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use openraft::ServerState;
+use serde_json::{json, Value};
+use sightline_api::{Cluster, ProposeError};
+use sightline_raft::{Error as RaftError, Node, RaftNode};
+use sightline_storage::{ApplyOutcome, Command};
+
+/// How long a write or a read barrier waits through elections before answering 503.
+pub const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
+/// How long adding a node may take (it may need a whole snapshot).
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(600);
+
+/// A [`Cluster`] backed by openraft.
+pub struct RaftCluster {
+    raft: Arc<RaftNode>,
+}
+
+impl RaftCluster {
+    pub fn new(raft: Arc<RaftNode>) -> Self {
+        RaftCluster { raft }
+    }
+}
+
+fn unavailable(e: RaftError) -> ProposeError {
+    match e {
+        RaftError::Storage(e) => ProposeError::Storage(e),
+        RaftError::Membership(why) => ProposeError::Refused(why),
+        other => ProposeError::Unavailable(other.to_string()),
+    }
+}
+
+fn role_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
+
+/// api.md's cluster status, from this node's view.
+pub fn status_json(raft: &RaftNode) -> Value {
+    let metrics = raft.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<u64> = membership.voter_ids().collect();
+    let last_index = metrics.last_log_index.unwrap_or(0);
+    let members: Vec<Value> = membership
+        .nodes()
+        .map(|(id, node)| {
+            let role = if Some(*id) == metrics.current_leader {
+                "leader"
+            } else if voters.contains(id) {
+                "voter"
+            } else {
+                "learner"
+            };
+            let matched = metrics
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned())
+                .map(|m| m.map(|l| l.index).unwrap_or(0));
+            let matched = if *id == metrics.id {
+                Some(metrics.last_applied.map(|l| l.index).unwrap_or(0))
+            } else {
+                matched
+            };
+            json!({
+                "id": id, "addr": node.raft_addr, "http_addr": node.http_addr, "role": role,
+                "matched_index": matched,
+                "lag": matched.map(|m| last_index.saturating_sub(m)),
+            })
+        })
+        .collect();
+    json!({
+        "node_id": metrics.id,
+        "state": role_name(metrics.state),
+        "leader": metrics.current_leader,
+        "term": metrics.current_term,
+        "commit_index": metrics.last_applied.map(|l| l.index).unwrap_or(0),
+        "last_log_index": last_index,
+        "members": members,
+    })
+}
+
+/// Relays an admin request to the leader's HTTP API.
+async fn relay(
+    method: &'static str,
+    url: String,
+    body: Option<Value>,
+) -> Result<Value, ProposeError> {
+    tokio::task::spawn_blocking(move || {
+        let request = ureq::request(method, &url).timeout(JOIN_DEADLINE);
+        let answer = match body {
+            Some(body) => request
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+            None => request.call(),
+        };
+        let response = match answer {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => {
+                return Err(ProposeError::Unavailable(format!(
+                    "relaying to the leader: {e}"
+                )))
+            }
+        };
+        let status = response.status();
+        let text = response
+            .into_string()
+            .map_err(|e| ProposeError::Unavailable(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| ProposeError::Unavailable(e.to_string()))?;
+        if status >= 400 {
+            let why = value["error"]["message"]
+                .as_str()
+                .unwrap_or("the leader refused")
+                .to_string();
+            return Err(if status < 500 {
+                ProposeError::Refused(why)
+            } else {
+                ProposeError::Unavailable(why)
+            });
+        }
+        Ok(value)
+    })
+    .await
+    .map_err(|e| ProposeError::Unavailable(e.to_string()))?
+}
+
+impl Cluster for RaftCluster {
+    fn propose(&self, command: Command) -> BoxFuture<'static, Result<ApplyOutcome, ProposeError>> {
+        let raft = self.raft.clone();
+        async move {
+            raft.propose_anywhere(command, CLIENT_DEADLINE)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn read_barrier(&self) -> BoxFuture<'static, Result<(), ProposeError>> {
+        let raft = self.raft.clone();
+        async move {
+            raft.read_barrier(CLIENT_DEADLINE)
+                .await
+                .map_err(unavailable)
+        }
+        .boxed()
+    }
+
+    fn status(&self) -> BoxFuture<'static, Result<Value, ProposeError>> {
+        let raft = self.raft.clone();
+        async move { Ok(status_json(&raft)) }.boxed()
+    }
+
+    fn add_node(
+        &self,
+        id: u64,
+        raft_addr: String,
+        http_addr: String,
+    ) -> BoxFuture<'static, Result<Value, ProposeError>> {
+        let raft = self.raft.clone();
+        async move {
+            match raft.leader() {
+                Some((leader, node)) if leader != raft.id() => {
+                    let body = json!({"id": id, "addr": raft_addr, "http_addr": http_addr});
+                    return relay(
+                        "POST",
+                        format!("http://{}/v1/admin/cluster/nodes", node.http_addr),
+                        Some(body),
+                    )
+                    .await;
+                }
+                None => return Err(ProposeError::Unavailable("no leader; retry".into())),
+                _ => {}
+            }
+            let members: BTreeSet<u64> = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .collect();
+            if members.contains(&id) {
+                return Err(ProposeError::Refused(format!(
+                    "node {id} is already a voter"
+                )));
+            }
+            let node = Node::new(raft_addr, http_addr);
+            tokio::time::timeout(JOIN_DEADLINE, raft.add_learner(id, node, true))
+                .await
+                .map_err(|_| {
+                    ProposeError::Unavailable(format!("node {id} did not catch up in time"))
+                })?
+                .map_err(unavailable)?;
+            let mut voters = members;
+            voters.insert(id);
+            raft.change_membership(voters, false)
+                .await
+                .map_err(unavailable)?;
+            Ok(status_json(&raft))
+        }
+        .boxed()
+    }
+
+    fn remove_node(&self, id: u64) -> BoxFuture<'static, Result<Value, ProposeError>> {
+        let raft = self.raft.clone();
+        async move {
+            match raft.leader() {
+                Some((leader, node)) if leader != raft.id() => {
+                    return relay(
+                        "DELETE",
+                        format!("http://{}/v1/admin/cluster/nodes/{id}", node.http_addr),
+                        None,
+                    )
+                    .await;
+                }
+                None => return Err(ProposeError::Unavailable("no leader; retry".into())),
+                _ => {}
+            }
+            let metrics = raft.metrics().borrow().clone();
+            let membership = metrics.membership_config.membership();
+            if membership.get_node(&id).is_none() {
+                return Err(ProposeError::Refused(format!("node {id} is not a member")));
+            }
+            let mut voters: BTreeSet<u64> = membership.voter_ids().collect();
+            if voters.remove(&id) {
+                if voters.is_empty() {
+                    return Err(ProposeError::Refused("cannot remove the last voter".into()));
+                }
+                raft.change_membership(voters, false)
+                    .await
+                    .map_err(unavailable)?;
+            } else {
+                raft.raft()
+                    .change_membership(openraft::ChangeMembers::RemoveNodes([id].into()), false)
+                    .await
+                    .map_err(|e| ProposeError::Refused(e.to_string()))?;
+            }
+            Ok(status_json(&raft))
+        }
+        .boxed()
+    }
+
+    fn ready(&self) -> BoxFuture<'static, bool> {
+        let raft = self.raft.clone();
+        async move { raft.read_barrier(Duration::from_secs(1)).await.is_ok() }.boxed()
+    }
+}

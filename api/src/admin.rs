@@ -80,14 +80,19 @@ pub async fn put_tenant(
         },
         keys,
     };
-    let created = match state.cluster.propose(command).await? {
-        ApplyOutcome::Tenant { created, .. } => created,
+    let (id, created) = match state.cluster.propose(command).await? {
+        ApplyOutcome::Tenant { id, created } => (id, created),
         other => return Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
     };
-    let info = state
-        .engine()
-        .tenant(&name)
-        .ok_or_else(|| ApiError::internal("tenant missing after apply"))?;
+    // Answer from what was applied: on a follower the local engine may not have it yet.
+    let info = TenantInfo {
+        id,
+        name,
+        policy: TenantPolicy {
+            retention_days,
+            hot_days,
+        },
+    };
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -122,10 +122,17 @@ pub async fn ingest(
     kind: RecordKind,
     records: Vec<Value>,
 ) -> Result<(Vec<String>, ApplyOutcome), ApiError> {
-    let tenant = state
-        .engine()
-        .tenant(tenant_name)
-        .ok_or_else(|| ApiError::tenant_not_found(tenant_name))?;
+    let tenant = match state.engine().tenant(tenant_name) {
+        Some(tenant) => tenant,
+        None => {
+            // A tenant created through another node may not be applied here yet.
+            state.cluster.read_barrier().await?;
+            state
+                .engine()
+                .tenant(tenant_name)
+                .ok_or_else(|| ApiError::tenant_not_found(tenant_name))?
+        }
+    };
     let engine = state.engine();
     // Validation, tokens and sealing are CPU work: keep them off the async runtime.
     let prepared =

@@ -71,6 +71,17 @@ pub async fn search_plates(
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("body is not JSON: {e}")))?;
     let fields = Fields::new(&body, PLATE_SEARCH_FIELDS)?;
     let (case_number, reason) = require_audit_fields(&fields)?;
+    match fields.opt_str("consistency")?.unwrap_or("linearizable") {
+        "linearizable" => state.cluster.read_barrier().await?,
+        "follower" => {}
+        _ => {
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                "consistency",
+                "must be linearizable or follower",
+            ))
+        }
+    }
     let tenant = state
         .engine()
         .tenant(&tenant_name)
@@ -133,17 +144,6 @@ pub async fn search_plates(
         limit,
         cursor,
     };
-    match fields.opt_str("consistency")?.unwrap_or("linearizable") {
-        "linearizable" => state.cluster.read_barrier().await?,
-        "follower" => {}
-        _ => {
-            return Err(ApiError::field(
-                ErrorCode::InvalidRequest,
-                "consistency",
-                "must be linearizable or follower",
-            ))
-        }
-    }
     let engine = state.engine();
     let page = tokio::task::spawn_blocking(move || exact_plate_search(&engine, &query, now))
         .await

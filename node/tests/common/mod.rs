@@ -10,39 +10,57 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+pub mod cluster;
+
 pub struct Node {
     child: Option<Child>,
     pub dir: PathBuf,
     pub url: String,
 }
 
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
 
 impl Node {
-    /// Starts a node whose data lives in `dir` (reused across restarts).
+    /// Starts a single-node cluster whose data lives in `dir` (reused across restarts).
     pub fn start(dir: &Path) -> Result<Node> {
+        let port = free_port()?;
+        Node::spawn(dir, 1, port, "", "serve")
+    }
+
+    /// Starts node `id` with `sightline {subcommand} --config`, HTTP on `http_port`, and
+    /// `extra` appended to its config (raft_addr, peers, [raft] timing).
+    pub fn spawn(
+        dir: &Path,
+        id: u64,
+        http_port: u16,
+        extra: &str,
+        subcommand: &str,
+    ) -> Result<Node> {
         std::fs::create_dir_all(dir)?;
         let key = dir.join("master.key");
         if !key.exists() {
             std::fs::write(&key, "11".repeat(32))?;
         }
-        let port = free_port()?;
         let config = dir.join("sightline.toml");
         std::fs::write(
             &config,
             format!(
-                "node_id = 1\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{port}\"\nmaster_key_file = {:?}\nblock_cache = \"64MiB\"\n",
+                "node_id = {id}\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{http_port}\"\nmaster_key_file = {:?}\nblock_cache = \"64MiB\"\n{extra}\n",
                 dir.join("data"),
                 key
             ),
         )?;
         let child = Command::new(env!("CARGO_BIN_EXE_sightline"))
-            .args(["serve", "--config"])
+            .arg(subcommand)
+            .arg("--config")
             .arg(&config)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SIGHTLINE_TEST_LOG").unwrap_or_else(|_| "error,openraft=off".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -50,10 +68,59 @@ impl Node {
         let node = Node {
             child: Some(child),
             dir: dir.to_path_buf(),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("http://127.0.0.1:{http_port}"),
         };
         node.wait_healthy()?;
         Ok(node)
+    }
+
+    /// Waits until `/readyz` answers 200 (joined and caught up).
+    pub fn wait_ready(&self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(r) = ureq::get(&format!("{}/readyz", self.url))
+                .timeout(Duration::from_secs(3))
+                .call()
+            {
+                if r.status() == 200 {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("node at {} did not become ready", self.url)
+    }
+
+    /// GETs `path` as JSON.
+    pub fn get(&self, path: &str) -> Result<(u16, Value)> {
+        respond(
+            ureq::get(&format!("{}{path}", self.url))
+                .timeout(Duration::from_secs(60))
+                .call(),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> Result<(u16, Value)> {
+        respond(
+            ureq::delete(&format!("{}{path}", self.url))
+                .timeout(Duration::from_secs(60))
+                .call(),
+        )
+    }
+
+    /// The exact-search total of `plate` (linearizable unless `follower`).
+    pub fn plate_total(&self, tenant: &str, plate: &str, follower: bool) -> Result<u64> {
+        let mut query =
+            serde_json::json!({"plate": plate, "limit": 1, "case_number": "T", "reason": "test"});
+        if follower {
+            query["consistency"] = "follower".into();
+        }
+        let (status, page) =
+            self.post_json(&format!("/v1/tenants/{tenant}/search/plates"), &query)?;
+        if status != 200 {
+            bail!("search on {} answered {status}: {page}", self.url);
+        }
+        page["total"].as_u64().context("total")
     }
 
     fn wait_healthy(&self) -> Result<()> {

@@ -82,3 +82,49 @@ fn a_follower_forwarded_write_is_seen_by_a_linearizable_read_on_another_follower
     }
     Ok(())
 }
+
+/// Raft log payloads are sealed like values: no node's data directory (engine, Raft log,
+/// snapshots) holds a plate or an exact position in the clear.
+#[test]
+fn no_plaintext_in_any_replicas_data_directory() -> anyhow::Result<()> {
+    use common::plaintext::{needles, scan};
+    let mut cluster = TestCluster::start(
+        3,
+        Timing {
+            snapshot_after: 3,
+            keep_after_snapshot: 1,
+            ..Timing::default()
+        },
+    )?;
+    let leader = cluster.leader(Duration::from_secs(10))?;
+    let follower = (1..=3).find(|id| *id != leader).unwrap_or(2);
+    cluster.node(follower)?.create_tenant("acme", 30)?;
+    let plates = ["QZX 9K7W", "wvu-84jq"];
+    let positions = [(41.912_345_6, -87.654_321_9)];
+    for round in 0..6 {
+        let mut reads = Vec::new();
+        for plate in plates {
+            let mut read = read_json(None, "cam-9", now_ms() - round * 1000, plate);
+            read["lat"] = json!(positions[0].0);
+            read["lon"] = json!(positions[0].1);
+            reads.push(read);
+        }
+        let (status, answer) = cluster
+            .node(follower)?
+            .post_json("/v1/tenants/acme/reads", &json!(reads))?;
+        assert_eq!(status, 200, "{answer}");
+    }
+    cluster.wait_converged(Duration::from_secs(10))?;
+    for id in 1..=3 {
+        cluster.node_mut(id)?.stop()?;
+    }
+    let mut files = 0;
+    let found = scan(
+        cluster.root.path(),
+        &needles(&plates, &positions),
+        &mut files,
+    )?;
+    assert!(files >= 30, "scanned only {files} files");
+    assert!(found.is_empty(), "plaintext on disk: {found:#?}");
+    Ok(())
+}

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 pub mod cluster;
+pub mod plaintext;
 
 pub struct Node {
     child: Option<Child>,

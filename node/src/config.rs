@@ -33,8 +33,8 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
-/// TLS files (mTLS between nodes, TLS for the API), consumed by the network layer.
-#[allow(dead_code)]
+/// TLS files: mutual TLS between nodes (every node certificate carries the DNS name
+/// `sightline-node`, signed by the cluster's CA).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {

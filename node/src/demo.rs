@@ -45,6 +45,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         block_cache_bytes: 256 << 20,
         settings: &RaftSettings::default(),
         bootstrap: Bootstrap::SingleNode,
+        tls: None,
     };
     let node = start_node(spec, master).await?;
     let state = node.state.clone();

@@ -63,6 +63,8 @@ pub struct NodeSpec<'a> {
     pub block_cache_bytes: usize,
     pub settings: &'a RaftSettings,
     pub bootstrap: Bootstrap,
+    /// Certificates for mutual TLS between nodes; plain gRPC when `None`.
+    pub tls: Option<&'a crate::config::TlsConfig>,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -76,6 +78,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         block_cache_bytes,
         settings,
         bootstrap,
+        tls,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -90,6 +93,11 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     raft_config.election_timeout_max = Duration::from_millis(settings.election_timeout_max_ms);
     raft_config.snapshot_after_entries = settings.snapshot_after_entries;
     raft_config.entries_kept_after_snapshot = settings.entries_kept_after_snapshot;
+    raft_config.tls = tls.map(|t| sightline_raft::TlsFiles {
+        cert: t.cert.clone(),
+        key: t.key.clone(),
+        ca: t.ca.clone(),
+    });
     let raft = RaftNode::start(node_id, data_dir, raft_addr, engine.clone(), raft_config)
         .await
         .context("starting raft")?;
@@ -195,13 +203,19 @@ pub async fn serve(config: Config, init: bool) -> Result<()> {
         block_cache_bytes: config.block_cache_bytes,
         settings: &config.raft,
         bootstrap,
+        tls: config.tls.as_ref(),
     };
     let node = start_node(spec, master).await?;
     if init {
         write_admin_token(&config.data_dir)?;
     }
-    if config.tls.is_some() || config.s3.is_some() {
-        tracing::warn!("TLS and the S3 cold tier are not in this build yet; they are ignored");
+    if config.s3.is_some() {
+        tracing::warn!("the S3 cold tier is not in this build yet; [s3] is ignored");
+    }
+    if config.tls.is_some() {
+        tracing::info!(
+            "mutual TLS between nodes is on; the HTTP API is still plain HTTP in this build"
+        );
     }
     tracing::info!(node_id = config.node_id, http = %http_addr, raft = %node.raft.raft_addr(), data_dir = %config.data_dir.display(), object_store = %config.object_store, "serving");
     println!(

@@ -1,32 +1,40 @@
 //! Requests a follower sends to the leader on a client's behalf: a prepared command to
 //! commit (so a write may arrive at any node) and the read index of a linearizable read.
-//! Both ride the Raft gRPC service; channels are dialled lazily and kept per address.
+//! Both ride the Raft gRPC service (over mutual TLS when the node has it, like its Raft
+//! traffic); channels are dialled lazily and kept per address.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use sightline_storage::{ApplyOutcome, Command};
 use tokio::sync::Mutex;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::error::{Error, Result};
 use crate::pb::raft_service_client::RaftServiceClient;
 use crate::pb::RaftRequest;
+use crate::tls::PeerTls;
 use crate::types::{Node, NodeId};
 
 /// Sends forwarded requests to whichever node leads.
 pub(crate) struct Forwarder {
     connect_timeout: Duration,
     max_message_bytes: usize,
+    tls: Option<PeerTls>,
     clients: Mutex<HashMap<String, RaftServiceClient<Channel>>>,
 }
 
 impl Forwarder {
-    pub(crate) fn new(connect_timeout: Duration, max_message_bytes: usize) -> Self {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        max_message_bytes: usize,
+        tls: Option<PeerTls>,
+    ) -> Self {
         Forwarder {
             connect_timeout,
             max_message_bytes,
+            tls,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -36,8 +44,13 @@ impl Forwarder {
         if let Some(client) = clients.get(&node.raft_addr) {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{}", node.raft_addr))
-            .map_err(|e| Error::Transport(format!("bad raft address {:?}: {e}", node.raft_addr)))?
+        let endpoint = crate::tls::endpoint(&node.raft_addr, self.tls.as_ref())
+            .map_err(|e| {
+                Error::Transport(format!(
+                    "raft address {:?}: no channel: {e}",
+                    node.raft_addr
+                ))
+            })?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true);
         let client = RaftServiceClient::new(endpoint.connect_lazy())

@@ -11,7 +11,8 @@
 //! - the state machine over the shared engine ([`StateMachine`]), with snapshots built as
 //!   RocksDB checkpoints, streamed as files, and installed by switching the node's engine
 //!   to a new directory ([`current_engine_dir`] tells the node where to open it);
-//! - the tonic gRPC transport (`proto/raft.proto`; [`NetworkFactory`] and the server);
+//! - the tonic gRPC transport (`proto/raft.proto`; [`NetworkFactory`] and the server),
+//!   plain or mutual TLS ([`TlsFiles`] in [`RaftConfig::tls`]; see [`tls`]);
 //! - membership and the facade the node wires: [`RaftNode`].
 //!
 //! Snapshots are built with a stopgap until storage offers `Engine::checkpoint` (see
@@ -56,6 +57,7 @@ mod node;
 mod server;
 pub mod snapshot;
 pub mod state_machine;
+pub mod tls;
 pub mod types;
 
 /// Generated gRPC code for `proto/raft.proto`.
@@ -71,4 +73,5 @@ pub use network::{NetworkConfig, NetworkFactory};
 pub use node::{RaftConfig, RaftNode};
 pub use snapshot::SnapshotFiles;
 pub use state_machine::StateMachine;
+pub use tls::{PeerTls, TlsFiles, TLS_SERVER_NAME};
 pub use types::{typ, Node, NodeId, TypeConfig};

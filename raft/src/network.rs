@@ -13,6 +13,10 @@
 //! | anything else (a reply that does not decode, an internal error) | `NetworkError` |
 //! | a snapshot file could not be read for sending | `NetworkError` (retried; a storage error would stop the node) |
 //!
+//! With [`NetworkConfig::tls`] set, every channel is mutual TLS (see [`crate::tls`]); a
+//! failed handshake surfaces as a connection failure, so openraft backs off as from a
+//! dead peer.
+//!
 //! Snapshots go through openraft's v2 `full_snapshot`: one client-streaming RPC sends a
 //! header, then each file of the snapshot directory in frames of at most
 //! [`SNAPSHOT_FRAME_BYTES`], then an end marker; only one frame is in memory at a time.
@@ -35,13 +39,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::pb::raft_service_client::RaftServiceClient;
 use crate::pb::{
     snapshot_frame, FileChunk, RaftRequest, SnapshotEnd, SnapshotFrame, SnapshotHeader,
 };
+use crate::tls::PeerTls;
 use crate::types::typ::{Snapshot, Vote};
 use crate::types::{Node, NodeId, TypeConfig};
 
@@ -59,6 +64,9 @@ pub struct NetworkConfig {
     pub snapshot_install_timeout: Duration,
     /// Largest gRPC message sent or accepted.
     pub max_message_bytes: usize,
+    /// Mutual TLS: with it, peers are dialled over `https://` and authenticated (see
+    /// [`crate::tls`]); without it, over plain `http://`.
+    pub tls: Option<PeerTls>,
 }
 
 /// Builds a [`PeerClient`] per target node.
@@ -151,10 +159,10 @@ impl PeerClient {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{}", self.addr))
+        let endpoint = crate::tls::endpoint(&self.addr, self.config.tls.as_ref())
             .map_err(|e| {
                 unreachable(format!(
-                    "node {} has a bad raft address {:?}: {e}",
+                    "node {} at raft address {:?}: no channel: {e}",
                     self.target, self.addr
                 ))
             })?

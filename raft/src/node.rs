@@ -20,6 +20,7 @@ use crate::log_store::LogStore;
 use crate::network::{NetworkConfig, NetworkFactory};
 use crate::server::{self, RaftGrpc};
 use crate::state_machine::StateMachine;
+use crate::tls::{PeerTls, TlsFiles};
 use crate::types::typ::{Raft, RaftMetrics};
 use crate::types::{Node, NodeId};
 
@@ -49,6 +50,9 @@ pub struct RaftConfig {
     pub snapshot_install_timeout: Duration,
     /// Largest gRPC message sent or accepted (one AppendEntries holds whole commands).
     pub max_message_bytes: usize,
+    /// Mutual TLS for the Raft transport (server, peers, forwarding, snapshots): `None`
+    /// (the default) keeps it plain `http://`. See [`crate::tls`].
+    pub tls: Option<TlsFiles>,
     /// How the node opened its storage engine. When a snapshot is installed, the new engine
     /// is opened the same way (with `path` replaced by a new directory).
     pub engine: EngineConfig,
@@ -69,6 +73,7 @@ impl RaftConfig {
             snapshot_frame_timeout: Duration::from_secs(10),
             snapshot_install_timeout: Duration::from_secs(300),
             max_message_bytes: 256 << 20,
+            tls: None,
             engine,
         }
     }
@@ -89,12 +94,13 @@ impl RaftConfig {
         config.validate().map_err(|e| Error::Config(e.to_string()))
     }
 
-    fn network(&self) -> NetworkConfig {
+    fn network(&self, tls: Option<PeerTls>) -> NetworkConfig {
         NetworkConfig {
             connect_timeout: self.connect_timeout,
             snapshot_frame_timeout: self.snapshot_frame_timeout,
             snapshot_install_timeout: self.snapshot_install_timeout,
             max_message_bytes: self.max_message_bytes,
+            tls,
         }
     }
 }
@@ -147,6 +153,9 @@ impl RaftNode {
     /// and serves the Raft gRPC service on `raft_addr` (`host:port`; port 0 picks a free one,
     /// see [`RaftNode::raft_addr`]).
     ///
+    /// With [`RaftConfig::tls`], the TLS files are read and checked first; a missing or bad
+    /// one fails the start with [`Error::Config`] naming it.
+    ///
     /// A new node waits to be told its cluster: call [`RaftNode::initialize`] on one node of a
     /// new cluster, or add it to a running one with [`RaftNode::add_learner`] on the leader.
     pub async fn start(
@@ -157,6 +166,19 @@ impl RaftNode {
         config: RaftConfig,
     ) -> Result<RaftNode> {
         let openraft_config = Arc::new(config.openraft()?);
+        let tls = match config.tls.clone() {
+            None => None,
+            Some(files) => {
+                let handshake_timeout = config.connect_timeout;
+                let load = move || PeerTls::load(&files, handshake_timeout);
+                let tls = tokio::task::spawn_blocking(load)
+                    .await
+                    .map_err(|e| Error::Stopped(e.to_string()))??;
+                Some(tls)
+            }
+        };
+        let server_builder = server::builder(tls.as_ref())
+            .map_err(|e| Error::Transport(format!("raft transport TLS: {e}")))?;
         let state_machine = {
             let (dir, engine, engine_config) =
                 (dir.to_path_buf(), engine.clone(), config.engine.clone());
@@ -177,7 +199,7 @@ impl RaftNode {
             .local_addr()
             .map_err(|e| Error::Transport(format!("local address of {raft_addr}: {e}")))?;
 
-        let network = NetworkFactory::new(node_id, config.network());
+        let network = NetworkFactory::new(node_id, config.network(tls.clone()));
         let raft = openraft::Raft::new(node_id, openraft_config, network, log_store, state_machine)
             .await
             .map_err(stopped)?;
@@ -185,6 +207,7 @@ impl RaftNode {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let service = RaftGrpc::new(node_id, raft.clone());
         let server = tokio::spawn(server::serve(
+            server_builder,
             listener,
             service,
             config.max_message_bytes,
@@ -192,14 +215,20 @@ impl RaftNode {
                 let _ = stop_rx.await;
             },
         ));
-        tracing::info!(node = node_id, raft_addr = %bound, dir = %dir.display(), "raft node started");
+        tracing::info!(
+            node = node_id,
+            raft_addr = %bound,
+            dir = %dir.display(),
+            tls = tls.is_some(),
+            "raft node started"
+        );
         Ok(RaftNode {
             id: node_id,
             raft,
             engine,
             raft_addr: bound,
             server: Mutex::new(Some((stop_tx, server))),
-            forwarder: Forwarder::new(config.connect_timeout, config.max_message_bytes),
+            forwarder: Forwarder::new(config.connect_timeout, config.max_message_bytes, tls),
         })
     }
 

@@ -5,6 +5,10 @@
 //! `InvalidArgument`, snapshot file names must be plain names, and a file's chunks must
 //! arrive in order. A request meant for another node id is refused with
 //! `FailedPrecondition`; a stopped Raft answers `Unavailable`. Both make the sender back off.
+//!
+//! With TLS configured, the server only completes handshakes with clients presenting a
+//! certificate signed by the cluster CA (see [`crate::tls`]): nothing reaches the service
+//! from a peer without one.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,12 +21,14 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::layout;
 use crate::pb::raft_service_server::{RaftService, RaftServiceServer};
 use crate::pb::{snapshot_frame, RaftReply, RaftRequest, SnapshotFrame};
 use crate::snapshot::SnapshotFiles;
+use crate::tls::PeerTls;
 use crate::types::typ::{Raft, Snapshot, SnapshotMeta, Vote};
 use crate::types::{NodeId, TypeConfig};
 
@@ -297,8 +303,19 @@ impl FrameWriter {
     }
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves.
+/// The transport's server: plain, or with `tls` presenting this node's certificate and
+/// requiring a client certificate signed by the cluster CA (see [`crate::tls`]).
+pub(crate) fn builder(tls: Option<&PeerTls>) -> Result<Server, tonic::transport::Error> {
+    match tls {
+        None => Ok(Server::builder()),
+        Some(tls) => Server::builder().tls_config(tls.server()),
+    }
+}
+
+/// Serves `service` on `listener` with `server` (from [`builder`]) until `shutdown`
+/// resolves.
 pub(crate) async fn serve(
+    mut server: Server,
     listener: TcpListener,
     service: RaftGrpc,
     max_message_bytes: usize,
@@ -309,7 +326,7 @@ pub(crate) async fn serve(
     let service = RaftServiceServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    tonic::transport::Server::builder()
+    server
         .add_service(service)
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),

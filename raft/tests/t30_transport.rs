@@ -23,6 +23,7 @@ fn network_config() -> NetworkConfig {
         snapshot_frame_timeout: Duration::from_secs(2),
         snapshot_install_timeout: Duration::from_secs(10),
         max_message_bytes: 16 << 20,
+        tls: None,
     }
 }
 

@@ -1,0 +1,264 @@
+//! Replicated ingest: the same durable ingest load against a one-node and a three-node
+//! cluster of real `sightline` processes on loopback, measured in one run, reported as
+//! reads/s and as the ratio three/one.
+//!
+//! `cargo run --release -p sightline-bench --bin replicated -- [--reads 500000] [--binary PATH] [--out FILE]`
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+
+const BATCH: usize = 10_000;
+const CLIENTS: usize = 2;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_ready(url: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = ureq::get(&format!("{url}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .call()
+        {
+            if r.status() == 200 {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("{url} did not become ready")
+}
+
+/// Starts a cluster of `size` nodes under `root`; returns the processes and HTTP URLs.
+fn start_cluster(binary: &Path, root: &Path, size: u64) -> Result<(Vec<Proc>, Vec<String>)> {
+    let key = root.join("master.key");
+    std::fs::write(&key, "42".repeat(32))?;
+    let ports: Vec<(u16, u16)> = (0..size)
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<Result<_>>()?;
+    let peers: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (http, raft))| {
+            format!(
+                "{{ id = {}, raft_addr = \"127.0.0.1:{raft}\", http_addr = \"127.0.0.1:{http}\" }}",
+                i + 1
+            )
+        })
+        .collect();
+    let mut procs = Vec::new();
+    let mut urls = Vec::new();
+    for (i, (http, raft)) in ports.iter().enumerate() {
+        let id = i + 1;
+        let config = root.join(format!("node{id}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "node_id = {id}\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{http}\"\nraft_addr = \"127.0.0.1:{raft}\"\nmaster_key_file = {key:?}\nblock_cache = \"128MiB\"\npeers = [ {} ]\n",
+                root.join(format!("node{id}")),
+                peers.join(", ")
+            ),
+        )?;
+        let child = Command::new(binary)
+            .arg(if id == 1 { "init" } else { "serve" })
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "error,openraft=off")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        procs.push(Proc(child));
+        urls.push(format!("http://127.0.0.1:{http}"));
+    }
+    for url in &urls {
+        wait_ready(url)?;
+    }
+    Ok((procs, urls))
+}
+
+fn leader_url(urls: &[String]) -> Result<String> {
+    let answer: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("{}/v1/admin/cluster", urls[0]))
+            .call()?
+            .into_string()?,
+    )?;
+    let leader = answer["leader"].as_u64().context("no leader")?;
+    urls.get((leader - 1) as usize)
+        .cloned()
+        .context("leader url")
+}
+
+/// NDJSON batches of synthetic reads, made before the clock starts.
+fn make_batches(reads: usize, seed: u64) -> Vec<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let now = chrono_now_ms();
+    let mut batches = Vec::new();
+    let mut current = String::with_capacity(BATCH * 330);
+    for i in 0..reads {
+        let ts = now - rng.random_range(0..30 * 86_400_000i64);
+        let plate = format!(
+            "{}{:06}",
+            (b'A' + rng.random_range(0..26u8)) as char,
+            rng.random_range(0..200_000u32)
+        );
+        let read = serde_json::json!({
+            "camera_id": format!("cam-{:03}", rng.random_range(0..300)),
+            "captured_at": rfc3339(ts), "plate": plate, "region": "US-IL",
+            "confidence": 0.9, "lat": 41.88 + rng.random_range(-0.05..0.05), "lon": -87.63 + rng.random_range(-0.05..0.05),
+            "vehicle": {"make": "Toyota", "model": "Camry", "color": "silver", "type": "sedan"}, "direction": "N"
+        });
+        current.push_str(&read.to_string());
+        current.push('\n');
+        if (i + 1) % BATCH == 0 || i + 1 == reads {
+            batches.push(std::mem::take(&mut current));
+        }
+    }
+    batches
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn rfc3339(ms: i64) -> String {
+    // Days-from-civil inverse, to avoid a date dependency for one format.
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Sends every batch to `url` from `CLIENTS` threads; returns reads/s.
+fn ingest(url: &str, batches: &Arc<Vec<String>>) -> Result<f64> {
+    ureq::put(&format!("{url}/v1/admin/tenants/bench"))
+        .set("Content-Type", "application/json")
+        .send_string(r#"{"retention_days": 30}"#)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (url, batches, next) = (url.to_string(), batches.clone(), next.clone());
+            std::thread::spawn(move || -> Result<usize> {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(120))
+                    .build();
+                let mut sent = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(i) else {
+                        return Ok(sent);
+                    };
+                    let response = agent
+                        .post(&format!("{url}/v1/tenants/bench/reads"))
+                        .set("Content-Type", "application/x-ndjson")
+                        .send_string(batch)?;
+                    if response.status() != 200 {
+                        bail!("ingest answered {}", response.status());
+                    }
+                    sent += batch.lines().count();
+                }
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for w in workers {
+        total += w
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+fn main() -> Result<()> {
+    let mut reads = 500_000usize;
+    let mut binary: Option<PathBuf> = None;
+    let mut out: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--reads" => reads = args.next().context("--reads N")?.parse()?,
+            "--binary" => binary = Some(args.next().context("--binary PATH")?.into()),
+            "--out" => out = Some(args.next().context("--out FILE")?.into()),
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    let binary = binary.unwrap_or_else(|| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        PathBuf::from(target).join("release").join("sightline")
+    });
+    anyhow::ensure!(
+        binary.exists(),
+        "no sightline binary at {} (cargo build --release -p sightline-node)",
+        binary.display()
+    );
+    let batches = Arc::new(make_batches(reads, 7));
+    let mut results = Vec::new();
+    for size in [1u64, 3] {
+        let root = tempfile::tempdir()?;
+        let (procs, urls) = start_cluster(&binary, root.path(), size)?;
+        let leader = leader_url(&urls)?;
+        let rate = ingest(&leader, &batches)?;
+        eprintln!("{size} node(s): {rate:.0} reads/s");
+        results.push((size, rate));
+        drop(procs);
+    }
+    let ratio = results[1].1 / results[0].1;
+    println!("| cluster | durable ingest (reads/s) |");
+    println!("| --- | --- |");
+    for (size, rate) in &results {
+        println!("| {size} node(s) | {rate:.0} |");
+    }
+    println!("3-node / 1-node ratio: {ratio:.2} ({reads} reads, {CLIENTS} clients, {BATCH}-read NDJSON batches, to the leader)");
+    if let Some(out) = out {
+        let json = serde_json::json!({"reads": reads, "one_node_reads_per_s": results[0].1, "three_node_reads_per_s": results[1].1, "ratio": ratio});
+        std::fs::write(out, json.to_string())?;
+    }
+    Ok(())
+}

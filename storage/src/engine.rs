@@ -579,17 +579,11 @@ impl Engine {
     /// Flushes memtables and compacts every column family down to the bottom level, which
     /// runs the retention filter over every entry.
     pub fn compact_all(&self) -> Result<()> {
-        let handles: Vec<&ColumnFamily> = cf::DATA
-            .iter()
-            .chain([&cf::META])
-            .map(|name| self.cf(name))
-            .collect::<Result<_>>()?;
-        self.db
-            .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())?;
+        self.flush()?;
         let mut opts = CompactOptions::default();
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
         opts.set_exclusive_manual_compaction(true);
-        for handle in handles {
+        for handle in self.all_families()? {
             self.db
                 .compact_range_cf_opt(handle, None::<&[u8]>, None::<&[u8]>, &opts);
         }
@@ -669,14 +663,18 @@ impl Engine {
 
     /// Flushes memtables so everything written is in SST files.
     pub fn flush(&self) -> Result<()> {
-        let handles: Vec<&ColumnFamily> = cf::DATA
-            .iter()
-            .chain([&cf::META])
-            .map(|name| self.cf(name))
-            .collect::<Result<_>>()?;
+        let handles = self.all_families()?;
         self.db
             .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())?;
         Ok(())
+    }
+
+    fn all_families(&self) -> Result<Vec<&ColumnFamily>> {
+        cf::DATA
+            .iter()
+            .chain([&cf::META])
+            .map(|name| self.cf(name))
+            .collect()
     }
 }
 

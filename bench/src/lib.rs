@@ -1,1 +1,33 @@
-//! placeholder
+//! `sightline-bench` owns Sightline's benchmarks: the criterion micro-benchmarks under
+//! `benches/` (sealing, key encoding and tokens, `Engine::apply` of a batch), the macro
+//! benchmark `src/bin/macro.rs`, which starts a real `sightline serve` process, ingests and
+//! searches over HTTP, checks every answer, and measures the plain single-threaded RocksDB
+//! loop of the design notes on the same reads in the same run, and `src/bin/replicated.rs`
+//! (one node against a three-node cluster).
+//!
+//! It measures the other crates from the outside and must not be depended on by anything:
+//! nothing in here is part of the product. `docs/benchmarks.md` records what it measured,
+//! on which machine, and how to reproduce it.
+//!
+//! The shared pieces live here so the benchmarks and their tests agree on them:
+//!
+//! - [`synth`]: a deterministic synthetic camera fleet, plate pool and read stream (the
+//!   JSON a camera sends, as in the end-to-end tests), with the exact number of reads of
+//!   every plate so search answers can be checked;
+//! - [`stats`]: latency percentiles;
+//! - [`baseline`]: the plain loop (seal, three HMAC tokens, four column families,
+//!   2,000-read `WriteBatch`es) Sightline is compared with;
+//! - [`phases`]: Sightline's own write path timed phase by phase in-process, to explain
+//!   where ingest time goes;
+//! - [`server`]: a `sightline serve` child process that is always stopped;
+//! - [`sys`]: machine, load, per-process CPU and I/O, and on-disk sizes.
+
+pub mod baseline;
+pub mod phases;
+pub mod server;
+pub mod stats;
+pub mod synth;
+pub mod sys;
+
+pub use stats::{percentile, Summary};
+pub use synth::{read_json, Workload, WorkloadParams};

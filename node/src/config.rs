@@ -62,8 +62,10 @@ impl Default for RaftSettings {
             heartbeat_ms: 100,
             election_timeout_min_ms: 500,
             election_timeout_max_ms: 1000,
-            snapshot_after_entries: 5_000,
-            entries_kept_after_snapshot: 1_000,
+            // Entries carry whole batches (up to 100,000 reads): snapshot often so the Raft
+            // log, a second copy of recent data, stays short.
+            snapshot_after_entries: 500,
+            entries_kept_after_snapshot: 100,
         }
     }
 }

@@ -84,6 +84,11 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let mut engine_config = EngineConfig::new(current_engine_dir(data_dir)?);
     engine_config.block_cache_bytes = block_cache_bytes;
+    // One durable log: the Raft log is fsync'd before anything is acknowledged, and
+    // openraft re-applies committed entries above the engine's applied position on start.
+    // The log is purged only up to a snapshot, and a snapshot is a checkpoint, which
+    // flushes the engine's memtables first; so the engine's WAL need not be synced.
+    engine_config.sync_writes = false;
     let engine = Engine::open(&engine_config, master)
         .with_context(|| format!("opening storage under {}", data_dir.display()))?;
     let engine = Arc::new(arc_swap::ArcSwap::from_pointee(engine));

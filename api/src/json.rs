@@ -1,64 +1,80 @@
 //! JSON shapes of stored records as the API returns them, and small request-field readers
 //! that name the field in every error.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sightline_storage::prepare::index_cell;
 use sightline_storage::record::PlateRead;
 use sightline_storage::time::{format_rfc3339_ms, parse_rfc3339_ms};
 
 use crate::error::{ApiError, ErrorCode};
 
-/// A plate read as ingested plus `id`, `plate_raw`, `h3_cell` and `ingested_at`.
-pub fn read_to_json(read: &PlateRead) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(read.id));
-    out.insert("camera_id".into(), json!(read.camera_id));
-    out.insert(
-        "captured_at".into(),
-        json!(format_rfc3339_ms(read.captured_at)),
-    );
-    out.insert("plate".into(), json!(read.plate));
-    out.insert("plate_raw".into(), json!(read.plate_raw));
-    let optional = [
-        ("region", read.region.as_ref().map(|v| json!(v))),
-        // f32 → f64 through its shortest decimal text, so 0.93 stays 0.93.
-        (
-            "confidence",
-            read.confidence
-                .map(|c| json!(c.to_string().parse::<f64>().unwrap_or(c as f64))),
-        ),
-        ("direction", read.direction.as_ref().map(|v| json!(v))),
-        ("image_key", read.image_key.as_ref().map(|v| json!(v))),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            out.insert(name.into(), value);
+/// A plate read as the API returns it: as ingested plus `id`, `plate_raw`, `h3_cell` and
+/// `ingested_at`. Serialized straight from borrowed fields (no intermediate JSON tree), since
+/// a page holds up to 1,000 of them.
+#[derive(Serialize)]
+pub struct Hit<'a> {
+    id: &'a str,
+    camera_id: &'a str,
+    captured_at: String,
+    plate: &'a str,
+    plate_raw: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    lat: f64,
+    lon: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vehicle: Option<VehicleJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direction: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h3_cell: Option<String>,
+    ingested_at: String,
+}
+
+/// Vehicle attributes, omitting the unknown ones.
+#[derive(Serialize)]
+struct VehicleJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    make: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+}
+
+impl<'a> Hit<'a> {
+    /// The API view of a stored read.
+    pub fn of(read: &'a PlateRead) -> Self {
+        Hit {
+            id: &read.id,
+            camera_id: &read.camera_id,
+            captured_at: format_rfc3339_ms(read.captured_at),
+            plate: &read.plate,
+            plate_raw: &read.plate_raw,
+            region: read.region.as_deref(),
+            // Stored as f32; round so 0.93 reads back as 0.93, not 0.9300000071525574.
+            confidence: read.confidence.map(|c| (f64::from(c) * 1e6).round() / 1e6),
+            lat: read.lat,
+            lon: read.lon,
+            vehicle: read.vehicle.as_ref().map(|v| VehicleJson {
+                make: v.make.as_deref(),
+                model: v.model.as_deref(),
+                color: v.color.as_deref(),
+                kind: v.kind.as_deref(),
+            }),
+            direction: read.direction.as_deref(),
+            image_key: read.image_key.as_deref(),
+            h3_cell: index_cell(read.lat, read.lon).map(|cell| format!("{cell:x}")),
+            ingested_at: format_rfc3339_ms(read.ingested_at),
         }
     }
-    out.insert("lat".into(), json!(read.lat));
-    out.insert("lon".into(), json!(read.lon));
-    if let Some(v) = &read.vehicle {
-        let mut vehicle = Map::new();
-        for (name, value) in [
-            ("make", &v.make),
-            ("model", &v.model),
-            ("color", &v.color),
-            ("type", &v.kind),
-        ] {
-            if let Some(value) = value {
-                vehicle.insert(name.into(), json!(value));
-            }
-        }
-        out.insert("vehicle".into(), Value::Object(vehicle));
-    }
-    if let Some(cell) = index_cell(read.lat, read.lon) {
-        out.insert("h3_cell".into(), json!(format!("{cell:x}")));
-    }
-    out.insert(
-        "ingested_at".into(),
-        json!(format_rfc3339_ms(read.ingested_at)),
-    );
-    Value::Object(out)
 }
 
 /// Reads fields of a request body object, naming the field in every error.

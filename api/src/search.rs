@@ -5,14 +5,16 @@
 use std::time::Instant;
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sightline_query::{exact_plate_search, Cursor, PlateQuery};
 use sightline_storage::record::{normalize_plate, MAX_FUTURE_MS};
 use sightline_storage::time::now_ms;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::json::{read_to_json, Fields};
+use crate::json::{Fields, Hit};
 use crate::AppState;
 
 /// Default page size.
@@ -59,12 +61,21 @@ pub fn require_audit_fields(fields: &Fields) -> Result<(String, String), ApiErro
     Ok((case_number.to_string(), reason.to_string()))
 }
 
+/// One page of a plate search as the API answers it.
+#[derive(Serialize)]
+struct PageJson<'a> {
+    hits: Vec<Hit<'a>>,
+    total: u64,
+    next_cursor: Option<String>,
+    took_ms: u64,
+}
+
 /// `POST /v1/tenants/{tenant}/search/plates`
 pub async fn search_plates(
     State(state): State<AppState>,
     Path(tenant_name): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body = crate::ingest::body_bytes(body)?;
     let body: Value = serde_json::from_slice(&body)
@@ -145,17 +156,23 @@ pub async fn search_plates(
         cursor,
     };
     let engine = state.engine();
-    let page = tokio::task::spawn_blocking(move || exact_plate_search(&engine, &query, now))
-        .await
-        .map_err(ApiError::internal)??;
+    // Query and render off the async runtime: both are CPU work proportional to the page.
+    let (total, body) = tokio::task::spawn_blocking(move || -> Result<(u64, Vec<u8>), ApiError> {
+        let page = exact_plate_search(&engine, &query, now)?;
+        let answer = PageJson {
+            hits: page.hits.iter().map(Hit::of).collect(),
+            total: page.total,
+            next_cursor: page.next_cursor.map(|c| c.encode()),
+            took_ms: started.elapsed().as_millis() as u64,
+        };
+        let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
+        Ok((page.total, body))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     tracing::info!(
         tenant = %tenant_name, case_number = %case_number, reason = %reason,
-        total = page.total, "plate search"
+        total, "plate search"
     );
-    Ok(Json(json!({
-        "hits": page.hits.iter().map(read_to_json).collect::<Vec<_>>(),
-        "total": page.total,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-        "took_ms": started.elapsed().as_millis() as u64,
-    })))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

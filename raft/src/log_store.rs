@@ -115,6 +115,11 @@ impl LogStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(5);
+        // The small `meta` family (vote, purge point) is rarely written and so rarely
+        // flushed; without a cap, its unflushed entries pin every WAL file since, and the
+        // WAL grows as large as the log itself. Past this size RocksDB flushes the families
+        // holding the oldest WAL so it can be deleted.
+        opts.set_max_total_wal_size(64 << 20);
         let families =
             [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, families)?;

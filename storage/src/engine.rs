@@ -315,23 +315,20 @@ impl Engine {
             Command::PutManifests { tenant, rows } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
-                        let mut seen = HashSet::new();
-                        let client_keys: Vec<[u8; 20]> = rows
-                            .iter()
-                            .filter(|r| r.client_id)
-                            .map(|r| id_key(*tenant, r.id))
-                            .collect();
-                        let existing = self.existing(cf::MANIFEST_IDS, &client_keys)?;
+                        let keep = self.new_client_ids(
+                            cf::MANIFEST_IDS,
+                            *tenant,
+                            rows.iter().map(|r| (r.client_id, r.id)),
+                        )?;
                         let (ids_cf, data_cf) =
                             (self.cf(cf::MANIFEST_IDS)?, self.cf(cf::MANIFESTS)?);
                         let mut written = 0;
-                        for row in rows {
+                        for (row, keep) in rows.iter().zip(keep) {
+                            if !keep {
+                                continue;
+                            }
                             if row.client_id {
-                                let key = id_key(*tenant, row.id);
-                                if existing.contains(&key) || !seen.insert(key) {
-                                    continue;
-                                }
-                                batch.put_cf(ids_cf, key, encode_ts(row.ts));
+                                batch.put_cf(ids_cf, id_key(*tenant, row.id), encode_ts(row.ts));
                             }
                             let key = RecordKey {
                                 tenant: *tenant,
@@ -416,22 +413,39 @@ impl Engine {
         Ok((info, true))
     }
 
-    /// Which of `keys` already exist in `cf_name`.
-    fn existing(&self, cf_name: &str, keys: &[[u8; 20]]) -> Result<HashSet<[u8; 20]>> {
-        let mut found = HashSet::new();
-        if keys.is_empty() {
-            return Ok(found);
-        }
-        let handle = self.cf(cf_name)?;
-        for (key, value) in
-            keys.iter()
-                .zip(self.db.batched_multi_get_cf(handle, keys.iter(), false))
-        {
-            if value?.is_some() {
-                found.insert(*key);
+    /// For each (has client id, id) row, whether to write it: rows without a client id
+    /// always; rows with one only if that id is neither stored in `ids_cf` nor earlier in
+    /// the same batch (re-sends are idempotent).
+    fn new_client_ids(
+        &self,
+        ids_cf: &str,
+        tenant: u32,
+        rows: impl Iterator<Item = (bool, u128)> + Clone,
+    ) -> Result<Vec<bool>> {
+        let keys: Vec<[u8; 20]> = rows
+            .clone()
+            .filter(|(client, _)| *client)
+            .map(|(_, id)| id_key(tenant, id))
+            .collect();
+        let mut stored = HashSet::new();
+        if !keys.is_empty() {
+            let handle = self.cf(ids_cf)?;
+            for (key, value) in
+                keys.iter()
+                    .zip(self.db.batched_multi_get_cf(handle, keys.iter(), false))
+            {
+                if value?.is_some() {
+                    stored.insert(*key);
+                }
             }
         }
-        Ok(found)
+        let mut seen = HashSet::new();
+        Ok(rows
+            .map(|(client, id)| {
+                let key = id_key(tenant, id);
+                !client || (!stored.contains(&key) && seen.insert(key))
+            })
+            .collect())
     }
 
     fn stage_reads(
@@ -440,13 +454,11 @@ impl Engine {
         tenant: u32,
         rows: &[SealedRead],
     ) -> Result<ApplyOutcome> {
-        let client_keys: Vec<[u8; 20]> = rows
-            .iter()
-            .filter(|r| r.client_id)
-            .map(|r| id_key(tenant, r.id))
-            .collect();
-        let existing = self.existing(cf::READ_IDS, &client_keys)?;
-        let mut seen = HashSet::new();
+        let keep = self.new_client_ids(
+            cf::READ_IDS,
+            tenant,
+            rows.iter().map(|r| (r.client_id, r.id)),
+        )?;
         let reads_cf = self.cf(cf::READS)?;
         let ids_cf = self.cf(cf::READ_IDS)?;
         let plate_cf = self.cf(cf::READS_BY_PLATE)?;
@@ -460,13 +472,12 @@ impl Engine {
         let mut plates: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
         let mut cells: Vec<[u8; IndexKey::LEN]> = Vec::with_capacity(rows.len());
         let mut cameras: Vec<[u8; IndexKey::LEN]> = Vec::with_capacity(rows.len());
-        for row in rows {
+        for (row, keep) in rows.iter().zip(keep) {
+            if !keep {
+                continue;
+            }
             if row.client_id {
-                let key = id_key(tenant, row.id);
-                if existing.contains(&key) || !seen.insert(key) {
-                    continue;
-                }
-                ids.push((key, encode_ts(row.ts)));
+                ids.push((id_key(tenant, row.id), encode_ts(row.ts)));
             }
             let record = RecordKey {
                 tenant,

@@ -275,3 +275,48 @@ fn checksums_agree_across_replicas_and_change_with_state() {
     let c = open(&cp);
     assert_eq!(c.checksum(now).unwrap(), b.checksum(now).unwrap());
 }
+
+#[test]
+fn manifest_client_ids_are_idempotent_too() {
+    use crate::prepare::prepare_manifests;
+    use crate::record::validate_manifest;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let tenant = create_tenant(&engine, 1, "acme", 30);
+    let now = now_ms();
+    let manifest = |id: &str| {
+        json!({"id": id, "device_id": "bodycam-1", "kind": "video", "started_at": format_rfc3339_ms(now),
+               "duration_ms": 1000, "object_key": "v.mp4", "sha256": "ab".repeat(32), "bytes": 10})
+    };
+    let command = || {
+        let mut errors = Vec::new();
+        let inputs = ["m-1", "m-1", "m-2"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| validate_manifest(i, &manifest(id), now, &mut errors).unwrap())
+            .collect();
+        let keys = engine.tenant_keys(tenant).unwrap();
+        prepare_manifests(tenant, &keys, inputs, now, &mut rand::rng())
+            .unwrap()
+            .0
+    };
+    assert_eq!(
+        engine.apply(pos(2), &command()).unwrap(),
+        ApplyOutcome::Written {
+            written: 2,
+            duplicates: 1
+        }
+    );
+    assert_eq!(
+        engine.apply(pos(3), &command()).unwrap(),
+        ApplyOutcome::Written {
+            written: 0,
+            duplicates: 3
+        }
+    );
+    let mut stored = 0;
+    engine
+        .for_each_raw(cf::MANIFESTS, |_, _| stored += 1)
+        .unwrap();
+    assert_eq!(stored, 2);
+}

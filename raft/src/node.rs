@@ -279,79 +279,51 @@ impl RaftNode {
     }
 
     /// Commits `command` wherever this node stands: applied here when it leads, otherwise
-    /// forwarded to the leader. Retries through elections (leader unknown, leader moved,
-    /// leader unreachable) until `deadline` passes. Retrying is safe because a prepared
-    /// command carries its ids: applying it twice rewrites identical keys and values.
+    /// forwarded to the leader. Retries through elections until `deadline` passes (see
+    /// [`retry_through_elections`]). Retrying is safe because a prepared command carries its
+    /// ids: applying it twice rewrites identical keys and values.
     pub async fn propose_anywhere(
         &self,
         command: Command,
         deadline: Duration,
     ) -> Result<ApplyOutcome> {
-        let give_up = tokio::time::Instant::now() + deadline;
-        loop {
-            let attempt = match self.propose(command.clone()).await {
+        let command = &command;
+        retry_through_elections(deadline, |left| async move {
+            match self.propose(command.clone()).await {
                 Err(Error::ForwardToLeader {
                     leader_id: Some(id),
                     leader: Some(node),
-                }) if id != self.id => {
-                    let left = give_up.saturating_duration_since(tokio::time::Instant::now());
-                    self.forwarder
-                        .propose(id, &node, &command, left.max(Duration::from_millis(100)))
-                        .await
-                }
+                }) if id != self.id => self.forwarder.propose(id, &node, command, left).await,
                 other => other,
-            };
-            match attempt {
-                Err(Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_))
-                    if tokio::time::Instant::now() < give_up =>
-                {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                other => return other,
             }
-        }
+        })
+        .await
     }
 
     /// Returns once this node's engine reflects every command committed before the call, so
     /// a read from it is linearizable: the leader confirms its leadership with a quorum; a
     /// follower asks the leader for its read index and waits until it has applied that far.
     pub async fn read_barrier(&self, deadline: Duration) -> Result<()> {
-        let give_up = tokio::time::Instant::now() + deadline;
-        loop {
-            let attempt = match self.ensure_linearizable().await {
+        retry_through_elections(deadline, |left| async move {
+            match self.ensure_linearizable().await {
                 Err(Error::ForwardToLeader {
                     leader_id: Some(id),
                     leader: Some(node),
                 }) if id != self.id => {
-                    let left = give_up.saturating_duration_since(tokio::time::Instant::now());
-                    match self
-                        .forwarder
-                        .read_index(id, &node, left.max(Duration::from_millis(100)))
+                    let index = self.forwarder.read_index(id, &node, left).await?;
+                    self.raft
+                        .wait(Some(left))
+                        .applied_index_at_least(Some(index), "read barrier")
                         .await
-                    {
-                        Ok(index) => self
-                            .raft
-                            .wait(Some(left.max(Duration::from_millis(100))))
-                            .applied_index_at_least(Some(index), "read barrier")
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| {
-                                Error::NoQuorum(format!("not caught up to the read index: {e}"))
-                            }),
-                        Err(e) => Err(e),
-                    }
+                        .map(|_| ())
+                        .map_err(|e| {
+                            Error::NoQuorum(format!("not caught up to the read index: {e}"))
+                        })
                 }
                 other => other,
-            };
-            match attempt {
-                Err(Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_))
-                    if tokio::time::Instant::now() < give_up =>
-                {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                other => return other,
             }
-        }
+        })
+        .await
     }
 
     /// Returns once this node has confirmed with a quorum that it is still the leader and
@@ -462,5 +434,27 @@ impl RaftNode {
         raft.map_err(|e| Error::Stopped(format!("raft core task failed: {e}")))?;
         tracing::info!(node = self.id, "raft node stopped");
         Ok(())
+    }
+}
+
+/// Runs `attempt` (given the time left, at least 100 ms) until it succeeds, fails for a
+/// reason an election does not cure, or `deadline` passes. Leader unknown or moved, an
+/// unreachable leader and a lost quorum are what elections look like from a client.
+async fn retry_through_elections<T, F, Fut>(deadline: Duration, mut attempt: F) -> Result<T>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+        match attempt(left.max(Duration::from_millis(100))).await {
+            Err(Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_))
+                if tokio::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
     }
 }

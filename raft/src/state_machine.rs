@@ -61,6 +61,16 @@ pub fn decode_membership(bytes: &[u8]) -> Result<StoredMembership> {
     serde_json::from_slice(bytes).map_err(|e| Error::corrupt("stored membership", e))
 }
 
+/// The applied log id and membership the engine persisted with its last applied command.
+fn applied_state_of(engine: &Engine) -> Result<(Option<LogId>, StoredMembership)> {
+    let applied = engine.applied()?.map(|pos| log_id(&pos));
+    let membership = match engine.membership()? {
+        Some(bytes) => decode_membership(&bytes)?,
+        None => StoredMembership::default(),
+    };
+    Ok((applied, membership))
+}
+
 fn sm_err(verb: ErrorVerb, e: impl Into<AnyError>) -> StorageError {
     StorageIOError::new(ErrorSubject::StateMachine, verb, e).into()
 }
@@ -164,16 +174,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
         let engine = self.engine.load_full();
-        blocking(move || {
-            let applied = engine.applied()?.map(|pos| log_id(&pos));
-            let membership = match engine.membership()? {
-                Some(bytes) => decode_membership(&bytes)?,
-                None => StoredMembership::default(),
-            };
-            Ok((applied, membership))
-        })
-        .await
-        .map_err(|e| sm_err(ErrorVerb::Read, &e))
+        blocking(move || applied_state_of(&engine))
+            .await
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyOutcome>, StorageError>
@@ -368,12 +371,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             blocking(move || {
                 let _gate = gate;
                 crate::checkpoint::checkpoint(&engine, &dir)?;
-                let applied = engine.applied()?.map(|pos| log_id(&pos));
-                let membership = match engine.membership()? {
-                    Some(bytes) => decode_membership(&bytes)?,
-                    None => StoredMembership::default(),
-                };
-                Ok((applied, membership))
+                applied_state_of(&engine)
             })
             .await
         };

@@ -158,6 +158,9 @@ impl From<sightline_query::QueryError> for ApiError {
                 "cursor",
                 "is not a cursor this cluster issued",
             ),
+            sightline_query::QueryError::Invalid { field, reason } => {
+                ApiError::field(ErrorCode::InvalidRequest, &field, reason)
+            }
             other => ApiError::internal(other),
         }
     }

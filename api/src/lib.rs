@@ -7,6 +7,8 @@
 //! command is applied. Nor does it know RocksDB: reads go through `sightline-query`.
 
 pub mod admin;
+pub mod audit;
+pub mod body;
 pub mod error;
 pub mod ingest;
 pub mod json;
@@ -68,6 +70,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/tenants/{tenant}/search/plates",
             post(search::search_plates),
+        )
+        .route(
+            "/v1/tenants/{tenant}/search/area",
+            post(search::search_area),
+        )
+        .route(
+            "/v1/tenants/{tenant}/search/co-location",
+            post(search::analysis::search_co_location),
+        )
+        .route(
+            "/v1/tenants/{tenant}/search/convoy",
+            post(search::analysis::search_convoy),
+        )
+        .route(
+            "/v1/tenants/{tenant}/search/frequency",
+            post(search::analysis::search_frequency),
         )
         .fallback(admin::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

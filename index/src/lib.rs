@@ -1,7 +1,14 @@
-//! `sightline-index` will own the derived search indexes: the H3 cell index helpers, the
-//! per-tenant plate dictionary with wildcard and OCR-aware fuzzy matching, roaring postings
-//! for co-location and convoy analysis, and the Tantivy text index over an encrypting
-//! `Directory`. Everything here is rebuilt from applied data in `sightline-storage`.
+//! `sightline-index` owns the in-memory search structures that sit over applied data: the
+//! OCR confusion classes (`ocr`), wildcard and fuzzy plate patterns (`pattern`), the
+//! per-tenant plate dictionary that expands a pattern to concrete plates (`dictionary`), and
+//! the geometry of area search: shapes, their covering H3 cells and the exact
+//! point-in-shape check (`area`).
 //!
-//! It must not know about HTTP, Raft, or how records reach the engine. Empty until the
-//! search milestone.
+//! Everything here is plain data structures and arithmetic: no RocksDB, no keys, no HTTP,
+//! no Raft. The storage engine feeds the dictionary from applied data and rebuilds it on
+//! open; the query crate uses the area geometry.
+
+pub mod area;
+pub mod dictionary;
+pub mod ocr;
+pub mod pattern;

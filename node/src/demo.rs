@@ -85,6 +85,35 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         "Vehicles to look for: {} (a van seen at all {} cameras), {} (a commuter; one read misread as {})",
         facts.everywhere_plate, facts.camera_count, facts.commuter_plate, facts.ocr_variant_of_commuter
     );
+    let places: Vec<String> = facts
+        .co_location_places
+        .iter()
+        .map(|(lat, lon)| format!("{lat},{lon}"))
+        .collect();
+    println!(
+        "  co-location: {} parked within {} m of {} ({} near two of them; the patrol car {} logged them)",
+        facts.co_location_plate,
+        facts.co_location_radius_m,
+        places.join(" and "),
+        facts.co_location_partial_plate,
+        facts.mobile_unit
+    );
+    println!(
+        "  convoy: {} followed by {} through {} cameras",
+        facts.convoy_lead_plate, facts.convoy_follower_plate, facts.convoy_cameras
+    );
+    println!(
+        "  fuzzy: {} read {} times, misread as {}; wildcard {} finds {} reads",
+        facts.misread_plate,
+        facts.misread_reads,
+        facts.misread_variants.join(", "),
+        facts.misread_wildcard,
+        facts.misread_wildcard_hits
+    );
+    println!(
+        "  area: a silver Camry ({}) read by {} last night",
+        facts.camry_plate, facts.camry_camera
+    );
     println!("Press Ctrl-C to stop.");
     run_http(listener, node).await
 }

@@ -66,7 +66,7 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))?;
     let examples = examples(&readme);
     assert!(
-        examples.len() >= 7,
+        examples.len() >= 15,
         "found only {} examples",
         examples.len()
     );

@@ -1,15 +1,29 @@
 //! `sightline-query` owns query types, their planning and execution over the storage
-//! engine, and pagination cursors. Today: exact plate search with a time range, a camera
-//! filter, a total and cursor pagination, newest first.
+//! engine, and pagination cursors:
+//!
+//! - [`reads`]: plate (exact, wildcard, fuzzy) and area search with camera and vehicle
+//!   filters, one executor over the access path the [`plan`]ner picks;
+//! - [`colocation`]: plates seen in at least k of n place-time windows (roaring bitmaps of
+//!   dense plate ids);
+//! - [`convoy`]: plates read by the same camera within a window of a target's reads;
+//! - [`frequency`]: where and when a plate is usually seen;
+//! - [`cursor`]: opaque `search_after` cursors.
 //!
 //! It must not know about HTTP or JSON bodies (the api crate turns requests into these
 //! types) nor about Raft (the caller decides which replica answers and how fresh it is).
 
+pub mod colocation;
+pub mod convoy;
 pub mod cursor;
-pub mod plate;
+pub mod filter;
+pub mod frequency;
+pub mod plan;
+pub mod reads;
 
 pub use cursor::Cursor;
-pub use plate::{exact_plate_search, PlatePage, PlateQuery};
+pub use filter::VehicleFilter;
+pub use plan::Explain;
+pub use reads::{search_reads, PlateMatch, ReadPage, ReadQuery, TotalRelation};
 
 use thiserror::Error;
 
@@ -22,7 +36,37 @@ pub enum QueryError {
     /// The caller's cursor is not one we issued.
     #[error("cursor is malformed or from another query")]
     BadCursor,
+    /// The query is valid JSON but cannot be run as asked (the caller's mistake).
+    #[error("{field} {reason}")]
+    Invalid {
+        /// The request field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// Storage failed underneath the query.
     #[error(transparent)]
     Storage(#[from] sightline_storage::StorageError),
+}
+
+impl QueryError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        QueryError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The retention-raised start of a time range.
+pub(crate) fn live_from(
+    engine: &sightline_storage::Engine,
+    tenant: u32,
+    from: i64,
+    now: i64,
+) -> i64 {
+    match engine.retention_cutoff(tenant, now) {
+        Some(cutoff) => from.max(cutoff),
+        None => from,
+    }
 }

@@ -51,7 +51,11 @@ fn reads_batch(batch: u64, rows: u64) -> Command {
             value: (0..1024).map(|_| next_byte()).collect(),
         })
         .collect();
-    Command::PutReads { tenant: 1, rows }
+    Command::PutReads {
+        tenant: 1,
+        rows,
+        plates: vec![],
+    }
 }
 
 struct TestNode {

@@ -40,6 +40,16 @@ pub struct SealedRead {
     pub value: Vec<u8>,
 }
 
+/// A distinct plate of a batch for the plate dictionary: its token and its normalized text
+/// sealed under the dictionary key ([`crate::keys::plate_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedPlate {
+    /// Token of the normalized plate.
+    pub token: Token,
+    /// The sealed normalized plate text.
+    pub value: Vec<u8>,
+}
+
 /// A sealed media manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedManifest {
@@ -107,6 +117,8 @@ pub enum Command {
         tenant: u32,
         /// The reads.
         rows: Vec<SealedRead>,
+        /// Each distinct plate of `rows` once, sorted by token, for the plate dictionary.
+        plates: Vec<SealedPlate>,
     },
     /// Writes a batch of media manifests atomically.
     PutManifests {
@@ -182,6 +194,10 @@ mod tests {
                 cell: [2; 8],
                 camera: [3; 8],
                 value: vec![9; 40],
+            }],
+            plates: vec![SealedPlate {
+                token: [1; 8],
+                value: vec![7; 30],
             }],
         };
         assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);

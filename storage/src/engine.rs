@@ -14,7 +14,7 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::command::{ApplyOutcome, Command, LogPosition, SealedRead, TenantPolicy};
+use crate::command::{ApplyOutcome, Command, LogPosition, SealedPlate, SealedRead, TenantPolicy};
 use crate::crypto::{DataKey, TokenKey};
 use crate::error::{Result, StorageError};
 use crate::keyring::{wrap_context, MasterKey, TenantKeys, WrappedTenantKeys};
@@ -74,7 +74,7 @@ pub enum ReadIndex {
 }
 
 impl ReadIndex {
-    fn cf_name(self) -> &'static str {
+    pub(crate) fn cf_name(self) -> &'static str {
         match self {
             ReadIndex::Plate => cf::READS_BY_PLATE,
             ReadIndex::Cell => cf::READS_BY_CELL,
@@ -85,11 +85,12 @@ impl ReadIndex {
 
 /// One node's storage engine.
 pub struct Engine {
-    db: DB,
+    pub(crate) db: DB,
     master: MasterKey,
     tenants: ArcSwap<TenantTable>,
     keys: RwLock<HashMap<u32, Arc<TenantKeys>>>,
     retention: RetentionTable,
+    dictionaries: dictionary::Dictionaries,
     sync_writes: bool,
 }
 
@@ -163,13 +164,15 @@ impl Engine {
             tenants: ArcSwap::from_pointee(TenantTable::default()),
             keys: RwLock::new(HashMap::new()),
             retention,
+            dictionaries: dictionary::Dictionaries::default(),
             sync_writes: config.sync_writes,
         };
         engine.load_tenants()?;
+        engine.load_dictionaries()?;
         Ok(engine)
     }
 
-    fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+    pub(crate) fn cf(&self, name: &str) -> Result<&ColumnFamily> {
         self.db
             .cf_handle(name)
             .ok_or_else(|| StorageError::corrupt("column family", format!("{name} missing")))
@@ -294,6 +297,7 @@ impl Engine {
     pub fn apply(&self, pos: LogPosition, command: &Command) -> Result<ApplyOutcome> {
         let mut batch = WriteBatch::default();
         let mut new_tenant = None;
+        let mut plate_updates = Vec::new();
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
             Command::Membership { config } => {
@@ -306,12 +310,14 @@ impl Engine {
                 new_tenant = Some(info);
                 ApplyOutcome::Tenant { id, created }
             }
-            Command::PutReads { tenant, rows } => {
-                match self.tenants.load().by_id.contains_key(tenant) {
-                    true => self.stage_reads(&mut batch, *tenant, rows)?,
-                    false => unknown_tenant(*tenant),
-                }
-            }
+            Command::PutReads {
+                tenant,
+                rows,
+                plates,
+            } => match self.tenants.load().by_id.contains_key(tenant) {
+                true => self.stage_reads(&mut batch, *tenant, rows, plates, &mut plate_updates)?,
+                false => unknown_tenant(*tenant),
+            },
             Command::PutManifests { tenant, rows } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -371,6 +377,7 @@ impl Engine {
         self.db.write_opt(batch, &self.write_options())?;
         // Caches change only once the batch is durable, so a failed write leaves them
         // describing what is on disk.
+        self.dictionaries.apply_updates(plate_updates);
         if let Some(info) = new_tenant {
             self.retention.set(info.id, info.policy.retention_days);
             self.tenants.rcu(|old| {
@@ -453,6 +460,8 @@ impl Engine {
         batch: &mut WriteBatch,
         tenant: u32,
         rows: &[SealedRead],
+        plates: &[SealedPlate],
+        plate_updates: &mut Vec<dictionary::PlateUpdate>,
     ) -> Result<ApplyOutcome> {
         let keep = self.new_client_ids(
             cf::READ_IDS,
@@ -469,9 +478,10 @@ impl Engine {
         // keys of a batch are scattered by their tokens).
         let mut ids: Vec<([u8; 20], [u8; 8])> = Vec::new();
         let mut records: Vec<([u8; RecordKey::LEN], &[u8])> = Vec::with_capacity(rows.len());
-        let mut plates: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
-        let mut cells: Vec<[u8; IndexKey::LEN]> = Vec::with_capacity(rows.len());
-        let mut cameras: Vec<[u8; IndexKey::LEN]> = Vec::with_capacity(rows.len());
+        let mut plate_keys: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
+        let mut cells: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
+        let mut cameras: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
+        let mut newest: HashMap<Token, i64> = HashMap::new();
         for (row, keep) in rows.iter().zip(keep) {
             if !keep {
                 continue;
@@ -495,15 +505,19 @@ impl Engine {
                 .encode()
             };
             // The plate index carries the camera token so camera filters and totals are
-            // answered from the index alone.
-            plates.push((index(row.plate), row.camera));
-            cells.push(index(row.cell));
-            cameras.push(index(row.camera));
+            // answered from the index alone; the cell and camera indexes carry the plate
+            // token, so co-location and convoy count plates without opening records.
+            plate_keys.push((index(row.plate), row.camera));
+            cells.push((index(row.cell), row.plate));
+            cameras.push((index(row.camera), row.plate));
+            let seen = newest.entry(row.plate).or_insert(row.ts);
+            *seen = (*seen).max(row.ts);
         }
+        self.stage_plates(batch, tenant, plates, &newest, plate_updates)?;
         let written = records.len();
         ids.sort_unstable();
         records.sort_unstable_by_key(|r| r.0);
-        plates.sort_unstable();
+        plate_keys.sort_unstable();
         cells.sort_unstable();
         cameras.sort_unstable();
         for (key, ts) in &ids {
@@ -512,73 +526,19 @@ impl Engine {
         for (key, value) in &records {
             batch.put_cf(reads_cf, key, value);
         }
-        for (key, camera) in &plates {
+        for (key, camera) in &plate_keys {
             batch.put_cf(plate_cf, key, camera);
         }
-        for key in &cells {
-            batch.put_cf(cell_cf, key, []);
+        for (key, plate) in &cells {
+            batch.put_cf(cell_cf, key, plate);
         }
-        for key in &cameras {
-            batch.put_cf(camera_cf, key, []);
+        for (key, plate) in &cameras {
+            batch.put_cf(camera_cf, key, plate);
         }
         Ok(ApplyOutcome::Written {
             written,
             duplicates: rows.len() - written,
         })
-    }
-
-    /// Visits the entries of one token's index newest first, for times in
-    /// `[from, before.0]` and, at `before.0`, ids up to `before.1`, until `visit` returns
-    /// false. The value is the entry's payload (the camera token for the plate index).
-    pub fn scan_index_newest_first(
-        &self,
-        index: ReadIndex,
-        tenant: u32,
-        token: &Token,
-        from: i64,
-        before: (i64, u128),
-        mut visit: impl FnMut(&IndexKey, &[u8]) -> bool,
-    ) -> Result<()> {
-        if before.0 < from {
-            return Ok(());
-        }
-        let prefix = IndexKey::prefix(tenant, token);
-        let lower = IndexKey {
-            tenant,
-            token: *token,
-            ts: from,
-            id: 0,
-        }
-        .encode();
-        let last = IndexKey {
-            tenant,
-            token: *token,
-            ts: before.0,
-            id: before.1,
-        }
-        .encode();
-        let mut opts = ReadOptions::default();
-        opts.set_prefix_same_as_start(true);
-        opts.set_iterate_lower_bound(lower.to_vec());
-        let mut iter = self.db.raw_iterator_cf_opt(self.cf(index.cf_name())?, opts);
-        iter.seek_for_prev(last);
-        while iter.valid() {
-            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
-                break;
-            };
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let Some(entry) = IndexKey::decode(key) else {
-                return Err(StorageError::corrupt("index key", "bad length"));
-            };
-            if !visit(&entry, value) {
-                return Ok(());
-            }
-            iter.prev();
-        }
-        iter.status()?;
-        Ok(())
     }
 
     /// Fetches and opens plate reads; `None` for keys that are not stored.
@@ -721,6 +681,9 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
         reason: format!("tenant id {tenant} does not exist"),
     }
 }
+
+mod dictionary;
+mod scan;
 
 #[cfg(test)]
 mod tests;

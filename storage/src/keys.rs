@@ -6,8 +6,9 @@
 //! cf               key                                                value
 //! reads            tenant u32 | ts u64 | id u128                 (28) sealed read
 //! reads_by_plate   tenant u32 | plate_token [8] | ts | id        (36) camera_token [8]
-//! reads_by_cell    tenant u32 | cell_token [8] (H3 res 9) | ts | id (36) ()
-//! reads_by_camera  tenant u32 | camera_token [8] | ts | id       (36) ()
+//! reads_by_cell    tenant u32 | cell_token [8] (H3 res 9) | ts | id (36) plate_token [8]
+//! reads_by_camera  tenant u32 | camera_token [8] | ts | id       (36) plate_token [8]
+//! plates           tenant u32 | plate_token [8]                  (12) last_seen u64 | sealed plate
 //! read_ids         tenant u32 | id u128                          (20) ts u64 (client ids only)
 //! manifests        tenant u32 | started_at u64 | id u128         (28) sealed manifest
 //! manifest_ids     tenant u32 | id u128                          (20) ts u64 (client ids only)
@@ -29,6 +30,9 @@ pub mod cf {
     pub const READS_BY_CAMERA: &str = "reads_by_camera";
     /// Client id → capture time, for idempotent re-sends.
     pub const READ_IDS: &str = "read_ids";
+    /// The plate dictionary: every distinct plate of a tenant, sealed, with the capture
+    /// time of its newest read (so retention drops a plate with no reads left).
+    pub const PLATES: &str = "plates";
     /// Sealed media manifests by (tenant, start time, id).
     pub const MANIFESTS: &str = "manifests";
     /// Client manifest id → start time.
@@ -39,12 +43,13 @@ pub mod cf {
     pub const META: &str = "meta";
 
     /// Every column family that holds tenant data subject to retention.
-    pub const DATA: [&str; 8] = [
+    pub const DATA: [&str; 9] = [
         READS,
         READS_BY_PLATE,
         READS_BY_CELL,
         READS_BY_CAMERA,
         READ_IDS,
+        PLATES,
         MANIFESTS,
         MANIFEST_IDS,
         SERIES,
@@ -75,7 +80,7 @@ pub fn time_location(cf_name: &str) -> Option<TimeLocation> {
         cf::READS_BY_PLATE | cf::READS_BY_CELL | cf::READS_BY_CAMERA | cf::SERIES => {
             Some(TimeLocation::KeyAt12)
         }
-        cf::READ_IDS | cf::MANIFEST_IDS => Some(TimeLocation::Value),
+        cf::READ_IDS | cf::MANIFEST_IDS | cf::PLATES => Some(TimeLocation::Value),
         _ => None,
     }
 }
@@ -219,6 +224,11 @@ pub fn id_key(tenant: u32, id: u128) -> [u8; 20] {
     out
 }
 
+/// Key of a plate dictionary entry: the (tenant, plate token) prefix of the plate index.
+pub fn plate_key(tenant: u32, plate: &Token) -> [u8; IndexKey::PREFIX_LEN] {
+    IndexKey::prefix(tenant, plate)
+}
+
 /// Key of a sensor sample.
 pub fn series_key(tenant: u32, series: &Token, ts: i64) -> [u8; 20] {
     let mut out = [0u8; 20];
@@ -327,7 +337,7 @@ mod tests {
             let (key, value): (&[u8], &[u8]) = match name {
                 cf::READS | cf::MANIFESTS => (&rk, b"sealed"),
                 cf::SERIES => (&sk, b"sealed"),
-                cf::READ_IDS | cf::MANIFEST_IDS => (&idk, &encode_ts(42)),
+                cf::READ_IDS | cf::MANIFEST_IDS | cf::PLATES => (&idk, &encode_ts(42)),
                 _ => (&ik, &[]),
             };
             assert_eq!(tenant_and_time(loc, key, value), Some((3, 42)), "{name}");

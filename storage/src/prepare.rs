@@ -6,10 +6,10 @@
 use h3o::{LatLng, Resolution};
 use rand::RngCore;
 
-use crate::command::{Command, SealedManifest, SealedRead, SealedSample};
+use crate::command::{Command, SealedManifest, SealedPlate, SealedRead, SealedSample};
 use crate::crypto::TokenDomain;
 use crate::keyring::TenantKeys;
-use crate::keys::{series_key, RecordKey, Token};
+use crate::keys::{plate_key, series_key, RecordKey, Token};
 use crate::record::{ManifestInput, ReadInput, SensorSample};
 
 /// H3 resolution of the location index (≈ 0.1 km² cells).
@@ -100,6 +100,7 @@ pub fn prepare_reads(
     let data_key = keys.current()?;
     let mut rows = Vec::with_capacity(inputs.len());
     let mut ids = Vec::with_capacity(inputs.len());
+    let mut plates = std::collections::BTreeMap::new();
     for input in inputs {
         let mut read = input.read;
         let ts = read.captured_at;
@@ -108,18 +109,33 @@ pub fn prepare_reads(
         read.ingested_at = now_ms;
         let cell = index_cell(read.lat, read.lon).unwrap_or(0);
         let key = RecordKey { tenant, ts, id }.encode();
+        let plate = plate_token(keys, &read.plate);
+        plates
+            .entry(plate)
+            .or_insert_with(|| data_key.seal(&plate_key(tenant, &plate), read.plate.as_bytes()));
         rows.push(SealedRead {
             ts,
             id,
             client_id,
-            plate: plate_token(keys, &read.plate),
+            plate,
             cell: cell_token(keys, cell),
             camera: camera_token(keys, &read.camera_id),
             value: data_key.seal(&key, &encode(&read)),
         });
         ids.push(public_id);
     }
-    Some((Command::PutReads { tenant, rows }, ids))
+    let plates = plates
+        .into_iter()
+        .map(|(token, value)| SealedPlate { token, value })
+        .collect();
+    Some((
+        Command::PutReads {
+            tenant,
+            rows,
+            plates,
+        },
+        ids,
+    ))
 }
 
 /// Builds the command for a batch of validated manifests.

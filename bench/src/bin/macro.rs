@@ -47,7 +47,7 @@ use sightline_bench::sys::{
     family_sizes_json, find_rocksdb_dirs, load_average, process_cpu_seconds, process_io_bytes,
     rocksdb_family_sizes, wait_until_quiet, CpuMeter, CpuUse, DirSize, FamilySize, Machine,
 };
-use sightline_query::{exact_plate_search, PlateQuery};
+use sightline_query::{search_reads, PlateMatch, ReadQuery};
 use sightline_storage::time::{format_rfc3339_ms, now_ms, DAY_MS};
 use sightline_storage::{Engine, EngineConfig, MasterKey};
 
@@ -593,17 +593,19 @@ fn in_process_searches(
         let plan = plan_searches(workload, args.warmup, args.searches, seed);
         search_loop(&plan, args.warmup, &pids, |(_, plate, expected)| {
             let now = now_ms();
-            let query = PlateQuery {
+            let query = ReadQuery {
                 tenant: tenant.id,
-                plate: plate.clone(),
+                plate: Some(PlateMatch::Exact(plate.clone())),
+                area: None,
+                cameras: Vec::new(),
+                vehicle: None,
                 from: now - 30 * DAY_MS,
                 to: now,
-                cameras: Vec::new(),
                 limit: PAGE as usize,
                 cursor: None,
             };
             let t = Instant::now();
-            let page = exact_plate_search(&engine, &query, now)?;
+            let page = search_reads(&engine, &query, now)?;
             let latency = t.elapsed();
             ensure!(
                 page.total == *expected && page.hits.len() as u64 == (*expected).min(PAGE),

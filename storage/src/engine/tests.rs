@@ -320,3 +320,63 @@ fn manifest_client_ids_are_idempotent_too() {
         .unwrap();
     assert_eq!(stored, 2);
 }
+
+fn dictionary_plates(engine: &Engine, tenant: u32) -> Vec<(String, i64)> {
+    engine.with_dictionary(tenant, |d| {
+        let mut all: Vec<(String, i64)> = (0..d.len() as u32)
+            .filter_map(|id| Some((d.plate(id)?.to_string(), d.last_seen(id)?)))
+            .collect();
+        all.sort();
+        all
+    })
+}
+
+#[test]
+fn the_plate_dictionary_holds_each_plate_once_with_its_newest_time_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    let want = vec![
+        ("AB123".to_string(), now - 1000),
+        ("ZZ9".to_string(), now - 500),
+    ];
+    {
+        let engine = open(dir.path());
+        let tenant = create_tenant(&engine, 1, "acme", 30);
+        let first = reads_command(
+            &engine,
+            tenant,
+            &[("ab 123", None, now - 3000), ("ZZ9", None, now - 500)],
+        );
+        engine.apply(pos(2), &first).unwrap();
+        let second = reads_command(
+            &engine,
+            tenant,
+            &[("AB-123", None, now - 1000), ("zz9", None, now - 9000)],
+        );
+        engine.apply(pos(3), &second).unwrap();
+        assert_eq!(dictionary_plates(&engine, tenant), want);
+        // Replaying a batch changes no dictionary entry.
+        let mut before = Vec::new();
+        engine
+            .for_each_raw(cf::PLATES, |k, v| before.push((k.to_vec(), v.to_vec())))
+            .unwrap();
+        engine.apply(pos(4), &second).unwrap();
+        let mut after = Vec::new();
+        engine
+            .for_each_raw(cf::PLATES, |k, v| after.push((k.to_vec(), v.to_vec())))
+            .unwrap();
+        assert_eq!(before, after);
+        assert_eq!(before.len(), 2);
+        // No plate text in the clear in the family.
+        for (k, v) in &before {
+            for plate in [&b"AB123"[..], b"ZZ9"] {
+                assert!(!k
+                    .windows(plate.len())
+                    .chain(v.windows(plate.len()))
+                    .any(|w| w == plate));
+            }
+        }
+    }
+    let engine = open(dir.path());
+    assert_eq!(dictionary_plates(&engine, 1), want);
+}

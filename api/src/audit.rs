@@ -1,0 +1,61 @@
+//! The audit trail of searches: every investigator search goes through [`search`] with
+//! the caller, the tenant, what was asked, the case number, the reason and the hit count.
+//! Until the hash-chained audit store lands it is a structured `tracing` event on the
+//! `sightline::audit` target, one per search.
+//!
+//! A plate in a query never appears in the clear: it is logged as the tenant's keyed token
+//! of the plate (or of the pattern text), which an auditor holding the tenant's keys can
+//! recompute for a plate they are asked about, and nobody else can invert.
+
+use serde::Serialize;
+use sightline_storage::prepare::plate_token;
+use sightline_storage::Engine;
+
+/// What a search asked, with plates tokenized.
+#[derive(Debug, Default, Serialize)]
+pub struct Terms {
+    /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`.
+    pub kind: &'static str,
+    /// Match mode, for plate searches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#match: Option<&'static str>,
+    /// Keyed token (hex) of the plate or pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate_token: Option<String>,
+    /// Area shapes named (`circle`, `polygon`, ...), not their coordinates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<&'static str>,
+    /// Cameras filtered on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cameras: Vec<String>,
+    /// Whether vehicle attributes were filtered on.
+    pub vehicle: bool,
+    /// Time range, UTC ms (None when open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    /// Time range end, UTC ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
+}
+
+/// The keyed token (hex) of a plate or pattern text for the audit record.
+pub fn token_of(engine: &Engine, tenant: u32, text: &str) -> Option<String> {
+    let keys = engine.tenant_keys(tenant).ok()?;
+    Some(hex::encode(plate_token(&keys, text)))
+}
+
+/// Records one search.
+pub fn search(tenant: &str, terms: &Terms, case_number: &str, reason: &str, hits: u64) {
+    let terms = serde_json::to_string(terms).unwrap_or_default();
+    // No authentication yet: every caller is anonymous until tokens are checked.
+    tracing::info!(
+        target: "sightline::audit",
+        caller = "anonymous",
+        tenant,
+        terms = %terms,
+        case_number,
+        reason,
+        hits,
+        "search"
+    );
+}

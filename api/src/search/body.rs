@@ -1,0 +1,353 @@
+//! The request bodies of the investigator searches (api.md "Investigator search"), as
+//! typed structs, and their checks into query types. Every check names its field.
+
+use serde::Deserialize;
+use sightline_index::area::Area;
+use sightline_index::pattern::{Fuzzy, Wildcard};
+use sightline_query::{Cursor, PlateMatch, VehicleFilter};
+use sightline_storage::record::normalize_plate;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest page size.
+pub const MAX_LIMIT: u64 = 1000;
+
+/// How a plate is matched.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMode {
+    /// The normalized plate.
+    #[default]
+    Exact,
+    /// `*` any run, `?` one character.
+    Wildcard,
+    /// OCR-aware edit distance.
+    Fuzzy,
+}
+
+/// Read consistency of a search.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Through the leader's read index (the default).
+    #[default]
+    Linearizable,
+    /// This replica's applied state as it is.
+    Follower,
+}
+
+/// `{"circle": {"lat", "lon", "radius_m"}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircleBody {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+}
+
+/// `{"bbox": {"min_lat", "min_lon", "max_lat", "max_lon"}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BBoxBody {
+    min_lat: f64,
+    min_lon: f64,
+    max_lat: f64,
+    max_lon: f64,
+}
+
+/// An area: exactly one of `circle`, `bbox`, `polygon` (`[[lat, lon], ...]`), `h3`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaBody {
+    circle: Option<CircleBody>,
+    bbox: Option<BBoxBody>,
+    polygon: Option<Vec<[f64; 2]>>,
+    h3: Option<Vec<String>>,
+}
+
+impl AreaBody {
+    /// The shape's kind, for the audit record.
+    pub fn kind(&self) -> &'static str {
+        if self.circle.is_some() {
+            "circle"
+        } else if self.bbox.is_some() {
+            "bbox"
+        } else if self.polygon.is_some() {
+            "polygon"
+        } else {
+            "h3"
+        }
+    }
+
+    /// The checked shape; `field` is where the area sits in the body (`area`,
+    /// `places[1].area`).
+    pub fn to_area(&self, field: &str) -> Result<Area, ApiError> {
+        let given = [
+            self.circle.is_some(),
+            self.bbox.is_some(),
+            self.polygon.is_some(),
+            self.h3.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given != 1 {
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                field,
+                "must hold exactly one of circle, bbox, polygon, h3",
+            ));
+        }
+        let area = if let Some(c) = &self.circle {
+            Area::circle(c.lat, c.lon, c.radius_m)
+        } else if let Some(b) = &self.bbox {
+            Area::bbox(b.min_lat, b.min_lon, b.max_lat, b.max_lon)
+        } else if let Some(points) = &self.polygon {
+            Area::polygon(points.iter().map(|p| (p[0], p[1])).collect())
+        } else {
+            Area::cells(self.h3.as_deref().unwrap_or_default())
+        };
+        area.map_err(|e| {
+            let path = if e.field.is_empty() {
+                field.to_string()
+            } else {
+                format!("{field}.{}", e.field)
+            };
+            ApiError::field(ErrorCode::InvalidRequest, &path, e.reason)
+        })
+    }
+}
+
+/// `{"make", "model", "color", "type"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleBody {
+    make: Option<String>,
+    model: Option<String>,
+    color: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+impl VehicleBody {
+    /// The filter, `None` when every attribute is blank.
+    pub fn to_filter(&self) -> Option<VehicleFilter> {
+        VehicleFilter::new(
+            self.make.as_deref(),
+            self.model.as_deref(),
+            self.color.as_deref(),
+            self.kind.as_deref(),
+        )
+    }
+}
+
+/// `POST /v1/tenants/{tenant}/search/plates`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlateSearchBody {
+    /// Plate, wildcard pattern or fuzzy target.
+    pub plate: Option<String>,
+    /// How `plate` matches.
+    #[serde(rename = "match", default)]
+    pub match_mode: MatchMode,
+    /// Fuzzy only: 1 (default) or 2.
+    pub max_edits: Option<u8>,
+    /// Earliest capture time.
+    pub from: Option<String>,
+    /// Latest capture time.
+    pub to: Option<String>,
+    /// Only reads inside this area.
+    pub area: Option<AreaBody>,
+    /// Only these vehicles.
+    pub vehicle: Option<VehicleBody>,
+    /// Only these cameras.
+    pub cameras: Option<Vec<String>>,
+    /// Page size.
+    pub limit: Option<u64>,
+    /// Next page.
+    pub cursor: Option<String>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Other tenants under a grant (not served yet).
+    pub tenants: Option<Vec<String>>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+    /// Include the plan.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+/// `POST /v1/tenants/{tenant}/search/area`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaSearchBody {
+    /// The shape.
+    pub area: Option<AreaBody>,
+    /// Earliest capture time.
+    pub from: Option<String>,
+    /// Latest capture time.
+    pub to: Option<String>,
+    /// Only these vehicles ("a silver Camry near here").
+    pub vehicle: Option<VehicleBody>,
+    /// Only these cameras.
+    pub cameras: Option<Vec<String>>,
+    /// Page size.
+    pub limit: Option<u64>,
+    /// Next page.
+    pub cursor: Option<String>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Other tenants under a grant (not served yet).
+    pub tenants: Option<Vec<String>>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+    /// Include the plan.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+/// One place of a co-location search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceBody {
+    /// The shape.
+    pub area: Option<AreaBody>,
+    /// Window start.
+    pub from: Option<String>,
+    /// Window end.
+    pub to: Option<String>,
+}
+
+/// `POST /v1/tenants/{tenant}/search/co-location`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoLocationBody {
+    /// The places.
+    pub places: Option<Vec<PlaceBody>>,
+    /// Seen in at least this many (default: all).
+    pub min_places: Option<u64>,
+    /// Most plates returned.
+    pub limit: Option<u64>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// `POST /v1/tenants/{tenant}/search/convoy`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvoyBody {
+    /// Target plate.
+    pub plate: Option<String>,
+    /// Earliest target read.
+    pub from: Option<String>,
+    /// Latest target read.
+    pub to: Option<String>,
+    /// Window around each target read, seconds (default 60).
+    pub window_s: Option<u64>,
+    /// Minimum co-occurrences (default 2).
+    pub min_co_occurrences: Option<u64>,
+    /// Most plates returned.
+    pub limit: Option<u64>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// `POST /v1/tenants/{tenant}/search/frequency`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyBody {
+    /// The plate.
+    pub plate: Option<String>,
+    /// Range start.
+    pub from: Option<String>,
+    /// Range end.
+    pub to: Option<String>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
+/// A required, normalized exact plate.
+pub fn exact_plate(plate: Option<&str>) -> Result<String, ApiError> {
+    let raw =
+        plate.ok_or_else(|| ApiError::field(ErrorCode::InvalidRequest, "plate", "is required"))?;
+    normalize_plate(raw)
+        .map_err(|reason| ApiError::field(ErrorCode::InvalidRequest, "plate", reason))
+}
+
+/// The plate match of a plate search.
+pub fn plate_match(body: &PlateSearchBody) -> Result<PlateMatch, ApiError> {
+    if body.max_edits.is_some() && body.match_mode != MatchMode::Fuzzy {
+        return Err(ApiError::field(
+            ErrorCode::InvalidRequest,
+            "max_edits",
+            "applies only to \"match\": \"fuzzy\"",
+        ));
+    }
+    let pattern_error = |e: sightline_index::pattern::PatternError| {
+        ApiError::field(ErrorCode::InvalidRequest, "plate", e.to_string())
+    };
+    Ok(match body.match_mode {
+        MatchMode::Exact => PlateMatch::Exact(exact_plate(body.plate.as_deref())?),
+        MatchMode::Wildcard => {
+            let raw = body.plate.as_deref().ok_or_else(|| {
+                ApiError::field(ErrorCode::InvalidRequest, "plate", "is required")
+            })?;
+            PlateMatch::Wildcard(Wildcard::parse(raw).map_err(pattern_error)?)
+        }
+        MatchMode::Fuzzy => {
+            let max_edits = body.max_edits.unwrap_or(1);
+            if max_edits > 2 {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidRequest,
+                    "max_edits",
+                    "must be 0, 1 or 2",
+                ));
+            }
+            let plate = exact_plate(body.plate.as_deref())?;
+            PlateMatch::Fuzzy(Fuzzy::new(&plate, max_edits).map_err(pattern_error)?)
+        }
+    })
+}
+
+/// A decoded cursor, if any.
+pub fn cursor(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    match text {
+        Some(text) => Ok(Some(Cursor::decode(text)?)),
+        None => Ok(None),
+    }
+}
+
+/// Refuses a cross-tenant search until grants land.
+pub fn no_grants(tenants: &Option<Vec<String>>) -> Result<(), ApiError> {
+    match tenants {
+        Some(list) if !list.is_empty() => Err(ApiError::field(
+            ErrorCode::NotImplemented,
+            "tenants",
+            "cross-tenant search under grants is not served by this version yet",
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,212 @@
+//! Investigator search endpoints (api.md "Investigator search"): plate (exact, wildcard,
+//! fuzzy) and area search here, co-location, convoy and frequency in [`analysis`]. Every
+//! search names a case number and a reason and goes through [`crate::audit::search`].
+//! Bodies are typed ([`body`]); queries and rendering run off the async runtime.
+
+pub mod analysis;
+pub mod body;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sightline_query::{search_reads, Explain, PlateMatch, ReadQuery};
+use sightline_storage::record::MAX_FUTURE_MS;
+use sightline_storage::time::now_ms;
+use sightline_storage::{Engine, TenantInfo};
+
+use crate::audit::{self, Terms};
+use crate::body::{audit_fields, bounded, parse_body, time_range};
+use crate::error::{ApiError, ErrorCode};
+use crate::json::Hit;
+use crate::AppState;
+use body::{
+    cursor, no_grants, plate_match, AreaBody, AreaSearchBody, Consistency, PlateSearchBody,
+    DEFAULT_LIMIT, MAX_LIMIT,
+};
+
+pub use body::MatchMode;
+
+/// One page of a read search as the API answers it.
+#[derive(Serialize)]
+struct PageJson<'a> {
+    hits: Vec<Hit<'a>>,
+    total: u64,
+    total_relation: &'static str,
+    next_cursor: Option<String>,
+    took_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a Explain>,
+}
+
+/// The request body, or the 400 for a body that is not one.
+pub(crate) fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    crate::ingest::body_bytes(body)
+}
+
+/// Takes the read barrier the consistency asks for, then finds the tenant.
+pub(crate) async fn prepare(
+    state: &AppState,
+    consistency: Consistency,
+    tenant: &str,
+) -> Result<(Arc<Engine>, TenantInfo), ApiError> {
+    if consistency == Consistency::Linearizable {
+        state.cluster.read_barrier().await?;
+    }
+    let engine = state.engine();
+    let info = engine
+        .tenant(tenant)
+        .ok_or_else(|| ApiError::tenant_not_found(tenant))?;
+    Ok((engine, info))
+}
+
+/// Runs CPU and storage work off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// A JSON answer from bytes already rendered.
+pub(crate) fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The latest time a search range may end by default.
+pub(crate) fn default_to() -> i64 {
+    now_ms() + MAX_FUTURE_MS
+}
+
+fn area_kind(area: &Option<AreaBody>) -> Vec<&'static str> {
+    area.as_ref().map(AreaBody::kind).into_iter().collect()
+}
+
+/// Runs a read query and renders its page; returns the hit count for the audit.
+async fn run_reads(
+    engine: Arc<Engine>,
+    query: ReadQuery,
+    explain: bool,
+    started: Instant,
+) -> Result<(u64, Response), ApiError> {
+    let now = now_ms();
+    let (total, body) = blocking(move || {
+        let page = search_reads(&engine, &query, now)?;
+        let answer = PageJson {
+            hits: page.hits.iter().map(Hit::of).collect(),
+            total: page.total,
+            total_relation: page.total_relation.as_str(),
+            next_cursor: page.next_cursor.map(|c| c.encode()),
+            took_ms: started.elapsed().as_millis() as u64,
+            explain: explain.then_some(&page.explain),
+        };
+        let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
+        Ok((page.total, body))
+    })
+    .await?;
+    Ok((total, json_response(body)))
+}
+
+/// `POST /v1/tenants/{tenant}/search/plates`
+pub async fn search_plates(
+    State(state): State<AppState>,
+    Path(tenant_name): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let body: PlateSearchBody = parse_body(&body_bytes(body)?)?;
+    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    no_grants(&body.tenants)?;
+    let plate = plate_match(&body)?;
+    let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
+    let limit = bounded("limit", body.limit, 1, MAX_LIMIT, DEFAULT_LIMIT)? as usize;
+    let area = match &body.area {
+        Some(a) => Some(a.to_area("area")?),
+        None => None,
+    };
+    let cursor = cursor(body.cursor.as_deref())?;
+    let (engine, tenant) = prepare(&state, body.consistency, &tenant_name).await?;
+    let mut terms = Terms {
+        kind: "plates",
+        r#match: Some(match body.match_mode {
+            MatchMode::Exact => "exact",
+            MatchMode::Wildcard => "wildcard",
+            MatchMode::Fuzzy => "fuzzy",
+        }),
+        areas: area_kind(&body.area),
+        cameras: body.cameras.clone().unwrap_or_default(),
+        vehicle: body.vehicle.is_some(),
+        from: (from != i64::MIN).then_some(from),
+        to: Some(to),
+        ..Terms::default()
+    };
+    terms.plate_token = match &plate {
+        PlateMatch::Exact(p) => audit::token_of(&engine, tenant.id, p),
+        PlateMatch::Wildcard(w) => audit::token_of(&engine, tenant.id, w.text()),
+        PlateMatch::Fuzzy(f) => audit::token_of(&engine, tenant.id, f.text()),
+    };
+    let query = ReadQuery {
+        tenant: tenant.id,
+        plate: Some(plate),
+        area,
+        cameras: body.cameras.unwrap_or_default(),
+        vehicle: body.vehicle.as_ref().and_then(|v| v.to_filter()),
+        from,
+        to,
+        limit,
+        cursor,
+    };
+    let (hits, response) = run_reads(engine, query, body.explain, started).await?;
+    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
+    Ok(response)
+}
+
+/// `POST /v1/tenants/{tenant}/search/area`
+pub async fn search_area(
+    State(state): State<AppState>,
+    Path(tenant_name): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let body: AreaSearchBody = parse_body(&body_bytes(body)?)?;
+    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    no_grants(&body.tenants)?;
+    let area = body
+        .area
+        .as_ref()
+        .ok_or_else(|| ApiError::field(ErrorCode::InvalidRequest, "area", "is required"))?
+        .to_area("area")?;
+    let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
+    let limit = bounded("limit", body.limit, 1, MAX_LIMIT, DEFAULT_LIMIT)? as usize;
+    let cursor = cursor(body.cursor.as_deref())?;
+    let (engine, tenant) = prepare(&state, body.consistency, &tenant_name).await?;
+    let terms = Terms {
+        kind: "area",
+        areas: area_kind(&body.area),
+        cameras: body.cameras.clone().unwrap_or_default(),
+        vehicle: body.vehicle.is_some(),
+        from: (from != i64::MIN).then_some(from),
+        to: Some(to),
+        ..Terms::default()
+    };
+    let query = ReadQuery {
+        tenant: tenant.id,
+        plate: None,
+        area: Some(area),
+        cameras: body.cameras.unwrap_or_default(),
+        vehicle: body.vehicle.as_ref().and_then(|v| v.to_filter()),
+        from,
+        to,
+        limit,
+        cursor,
+    };
+    let (hits, response) = run_reads(engine, query, body.explain, started).await?;
+    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
+    Ok(response)
+}

@@ -1,0 +1,886 @@
+//! The per-tenant in-memory plate dictionary.
+//!
+//! Holds every distinct normalized plate of a tenant with a dense [`PlateId`] (assigned on
+//! first insert, local to this process, never persisted and never reused), its 8-byte keyed
+//! token and its last-seen capture time, and expands [`Wildcard`] and [`Fuzzy`] patterns to
+//! plate ids.
+//!
+//! # Structure
+//!
+//! * `entries`: one fixed-size record per id (token, last seen, plate bytes, liveness and
+//!   the next id sharing the same canonical form).
+//! * `by_token`: token -> id.
+//! * A small LSM of canonical forms ([`crate::ocr::canonical`]): a mutable buffer (hash map
+//!   canonical form -> first id) that is frozen into an immutable segment when it reaches
+//!   `segment_size` keys, and immutable segments, each an [`fst::Map`] canonical form ->
+//!   first id plus an [`fst::Map`] of the reversed canonical forms. Segments are merged
+//!   size-tiered (a segment is merged into its predecessor while the predecessor is less than
+//!   twice its size), so there are `O(log n)` segments and each key is rewritten `O(log n)`
+//!   times: inserts are amortized `O(log n)`, never `O(n)`. A canonical form lives in exactly
+//!   one place (buffer or one segment); plates that share it are chained through
+//!   `Entry::next` from the first id.
+//!
+//! Queries run an [`fst::Automaton`] over every segment (and scan the buffer):
+//!
+//! * fuzzy: the Levenshtein automaton over canonical forms is exact (no post-filter);
+//! * wildcard: the canonical automaton is a necessary condition, every chained plate is then
+//!   checked with [`Wildcard::matches`]. Patterns whose literal suffix is longer than their
+//!   literal prefix (`*4917`) run reversed over the reversed FSTs, so they prune like a
+//!   prefix search.
+//!
+//! Expiry marks ids dead (lazy); keys whose plates are all dead are dropped when segments
+//! are merged, and everything is compacted once more than half of the ids are dead.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use fst::{IntoStreamer, Streamer};
+
+use crate::ocr::canonical_byte;
+use crate::pattern::{Fuzzy, Wildcard, MAX_PLATE_LEN};
+
+/// Dense, process-local plate id.
+pub type PlateId = u32;
+
+const NONE: u32 = u32::MAX;
+
+/// Default number of buffered canonical forms before the buffer is frozen into a segment.
+pub const DEFAULT_SEGMENT_SIZE: usize = 4096;
+
+/// Why an insert was refused or could not be indexed.
+#[derive(Debug, thiserror::Error)]
+pub enum DictionaryError {
+    /// The plate is not normalized (1 to 16 upper-case ASCII letters or digits).
+    #[error("plate {0:?} is not normalized: expected 1 to 16 upper-case letters or digits")]
+    InvalidPlate(String),
+    /// All `u32` ids are in use.
+    #[error("the plate dictionary is full: no more plate ids")]
+    Full,
+    /// Building an FST segment failed during [`PlateDictionary::compact`] (an internal
+    /// invariant broke; the old segments stay in place).
+    #[error("building a plate index segment failed: {0}")]
+    Index(#[from] fst::Error),
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    token: [u8; 8],
+    last_seen: i64,
+    plate: [u8; MAX_PLATE_LEN],
+    next: u32,
+    len: u8,
+    alive: bool,
+}
+
+impl Entry {
+    fn plate(&self) -> &[u8] {
+        &self.plate[..usize::from(self.len)]
+    }
+}
+
+/// Hasher for keyed tokens (already uniformly distributed): a splitmix64 finalizer.
+#[derive(Default, Clone, Copy)]
+struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
+struct Segment {
+    fwd: fst::Map<Vec<u8>>,
+    rev: fst::Map<Vec<u8>>,
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        self.fwd.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.fwd.as_fst().as_bytes().len() + self.rev.as_fst().as_bytes().len()
+    }
+}
+
+/// The per-tenant plate dictionary (see the module docs).
+pub struct PlateDictionary {
+    entries: Vec<Entry>,
+    by_token: HashMap<u64, PlateId, BuildHasherDefault<TokenHasher>>,
+    buffer: HashMap<Vec<u8>, PlateId>,
+    segments: Vec<Segment>,
+    segment_size: usize,
+    live: usize,
+    dead_since_compact: usize,
+}
+
+impl Default for PlateDictionary {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for PlateDictionary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlateDictionary")
+            .field("live", &self.live)
+            .field("ids", &self.entries.len())
+            .field("buffered", &self.buffer.len())
+            .field("segments", &self.segment_sizes())
+            .finish()
+    }
+}
+
+fn valid_plate(plate: &str) -> bool {
+    (1..=MAX_PLATE_LEN).contains(&plate.len())
+        && plate
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+impl PlateDictionary {
+    /// An empty dictionary with [`DEFAULT_SEGMENT_SIZE`].
+    pub fn new() -> Self {
+        Self::with_segment_size(DEFAULT_SEGMENT_SIZE)
+    }
+
+    /// An empty dictionary that freezes its insert buffer every `segment_size` distinct
+    /// canonical forms (at least 1). Smaller values make insert-time queries cheaper and
+    /// merges more frequent; tests use tiny values to exercise merging.
+    pub fn with_segment_size(segment_size: usize) -> Self {
+        PlateDictionary {
+            entries: Vec::new(),
+            by_token: HashMap::default(),
+            buffer: HashMap::new(),
+            segments: Vec::new(),
+            segment_size: segment_size.max(1),
+            live: 0,
+            dead_since_compact: 0,
+        }
+    }
+
+    /// Inserts a plate or refreshes it: returns its id; `last_seen` becomes
+    /// `max(old, last_seen)`. A known token keeps its original plate text. Returns `None`
+    /// (and inserts nothing) when [`try_upsert`](Self::try_upsert) would return an error.
+    pub fn upsert(&mut self, token: [u8; 8], plate: &str, last_seen: i64) -> Option<PlateId> {
+        self.try_upsert(token, plate, last_seen).ok()
+    }
+
+    /// As [`upsert`](Self::upsert), with the reason for a refusal.
+    ///
+    /// Errors: [`DictionaryError::InvalidPlate`] if `plate` (of a new token) is not 1 to 16
+    /// upper-case ASCII letters or digits; [`DictionaryError::Full`] when ids are exhausted.
+    pub fn try_upsert(
+        &mut self,
+        token: [u8; 8],
+        plate: &str,
+        last_seen: i64,
+    ) -> Result<PlateId, DictionaryError> {
+        let key = u64::from_le_bytes(token);
+        if let Some(&id) = self.by_token.get(&key) {
+            if let Some(e) = self.entries.get_mut(id as usize) {
+                e.last_seen = e.last_seen.max(last_seen);
+            }
+            return Ok(id);
+        }
+        if !valid_plate(plate) {
+            return Err(DictionaryError::InvalidPlate(plate.to_owned()));
+        }
+        let id = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|&id| id != NONE)
+            .ok_or(DictionaryError::Full)?;
+        let mut bytes = [0u8; MAX_PLATE_LEN];
+        bytes[..plate.len()].copy_from_slice(plate.as_bytes());
+        let canon: Vec<u8> = plate.bytes().map(canonical_byte).collect();
+        let head = self.head_of(&canon);
+        let mut next = NONE;
+        if let Some(h) = head {
+            if let Some(he) = self.entries.get_mut(h as usize) {
+                next = he.next;
+                he.next = id;
+            }
+        }
+        self.entries.push(Entry {
+            token,
+            last_seen,
+            plate: bytes,
+            next,
+            len: plate.len() as u8,
+            alive: true,
+        });
+        self.by_token.insert(key, id);
+        self.live += 1;
+        if head.is_none() {
+            self.buffer.insert(canon, id);
+            if self.buffer.len() >= self.segment_size {
+                // Building an FST from sorted distinct keys cannot fail; should it anyway,
+                // the keys stay in the (searchable) buffer and the next insert retries.
+                let _ = self.freeze();
+            }
+        }
+        Ok(id)
+    }
+
+    /// The first id of the chain of plates with this canonical form.
+    fn head_of(&self, canon: &[u8]) -> Option<PlateId> {
+        if let Some(&h) = self.buffer.get(canon) {
+            return Some(h);
+        }
+        self.segments
+            .iter()
+            .rev()
+            .find_map(|s| s.fwd.get(canon))
+            .map(|v| v as u32)
+    }
+
+    /// The id of a live plate by token.
+    pub fn id_of(&self, token: &[u8; 8]) -> Option<PlateId> {
+        self.by_token.get(&u64::from_le_bytes(*token)).copied()
+    }
+
+    fn live_entry(&self, id: PlateId) -> Option<&Entry> {
+        self.entries.get(id as usize).filter(|e| e.alive)
+    }
+
+    /// The plate text of a live id.
+    pub fn plate(&self, id: PlateId) -> Option<&str> {
+        self.live_entry(id)
+            .and_then(|e| std::str::from_utf8(e.plate()).ok())
+    }
+
+    /// The token of a live id.
+    pub fn token(&self, id: PlateId) -> Option<[u8; 8]> {
+        self.live_entry(id).map(|e| e.token)
+    }
+
+    /// The last-seen capture time (ms) of a live id.
+    pub fn last_seen(&self, id: PlateId) -> Option<i64> {
+        self.live_entry(id).map(|e| e.last_seen)
+    }
+
+    /// Number of live plates.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True if there is no live plate.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Sizes (keys) of the immutable segments, oldest first; for diagnostics.
+    pub fn segment_sizes(&self) -> Vec<usize> {
+        self.segments.iter().map(Segment::len).collect()
+    }
+
+    /// Approximate heap bytes used (entries, token map, buffer, FSTs).
+    pub fn memory_bytes(&self) -> usize {
+        let entries = self.entries.capacity() * std::mem::size_of::<Entry>();
+        // hashbrown: buckets (power of two >= 8/7 capacity) of (key, value) plus 1 control byte.
+        let table = |cap: usize, slot: usize| {
+            if cap == 0 {
+                0
+            } else {
+                (cap * 8 / 7).next_power_of_two() * (slot + 1)
+            }
+        };
+        let tokens = table(self.by_token.capacity(), 16);
+        let buffer = table(self.buffer.capacity(), 32) + self.buffer.len() * MAX_PLATE_LEN;
+        let fsts: usize = self.segments.iter().map(Segment::bytes).sum();
+        entries + tokens + buffer + fsts
+    }
+
+    /// Ids of live plates matching the wildcard pattern (exactly, literals compared as typed)
+    /// whose `last_seen >= min_last_seen`, sorted by id.
+    pub fn wildcard(&self, w: &Wildcard, min_last_seen: i64) -> Vec<PlateId> {
+        let mut out = Vec::new();
+        // The canonical automaton is necessary; the exact check runs on each real plate.
+        let check = |e: &Entry| exact_wildcard(w, e.plate());
+        for (key, &head) in &self.buffer {
+            if w.matches_canonical(key) {
+                self.collect_chain(head, min_last_seen, &check, &mut out);
+            }
+        }
+        let (pre, suf) = (w.prefix_literals(), w.suffix_literals());
+        if pre == 0 && suf == 0 {
+            // No literal anchors the pattern at either end (`*AB*`, `?*1?`): an FST walk
+            // would visit every trie node, a straight scan of the entries is ~10x cheaper.
+            out.clear();
+            for (id, e) in self.entries.iter().enumerate() {
+                if e.alive && e.last_seen >= min_last_seen && exact_wildcard(w, e.plate()) {
+                    out.push(id as PlateId);
+                }
+            }
+            return out;
+        }
+        if suf > pre {
+            let r = w.reversed();
+            for seg in &self.segments {
+                let mut stream = seg.rev.search(&r).into_stream();
+                while let Some((_, head)) = stream.next() {
+                    self.collect_chain(head as u32, min_last_seen, &check, &mut out);
+                }
+            }
+        } else {
+            for seg in &self.segments {
+                let mut stream = seg.fwd.search(w).into_stream();
+                while let Some((_, head)) = stream.next() {
+                    self.collect_chain(head as u32, min_last_seen, &check, &mut out);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Ids of live plates within the fuzzy query's OCR-weighted distance whose
+    /// `last_seen >= min_last_seen`, sorted by id.
+    pub fn fuzzy(&self, f: &Fuzzy, min_last_seen: i64) -> Vec<PlateId> {
+        let mut out = Vec::new();
+        let all = |_: &Entry| true;
+        for (key, &head) in &self.buffer {
+            if f.matches_bytes(key) {
+                self.collect_chain(head, min_last_seen, &all, &mut out);
+            }
+        }
+        for seg in &self.segments {
+            let mut stream = seg.fwd.search(f).into_stream();
+            while let Some((_, head)) = stream.next() {
+                self.collect_chain(head as u32, min_last_seen, &all, &mut out);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn collect_chain(
+        &self,
+        head: PlateId,
+        min_last_seen: i64,
+        check: &dyn Fn(&Entry) -> bool,
+        out: &mut Vec<PlateId>,
+    ) {
+        let mut id = head;
+        while let Some(e) = self.entries.get(id as usize) {
+            if e.alive && e.last_seen >= min_last_seen && check(e) {
+                out.push(id);
+            }
+            id = e.next;
+        }
+    }
+
+    fn chain_alive(&self, head: PlateId) -> bool {
+        let mut id = head;
+        while let Some(e) = self.entries.get(id as usize) {
+            if e.alive {
+                return true;
+            }
+            id = e.next;
+        }
+        false
+    }
+
+    /// Drops plates with `last_seen < cutoff` (retention). Their ids become dead: the getters
+    /// return `None`, queries skip them, the token may be inserted again (with a new id).
+    /// Index keys of dead plates are dropped at the next merge; once more than half of the
+    /// ids dead since the last compaction, the whole index is compacted. `O(ids)`.
+    pub fn expire(&mut self, cutoff: i64) {
+        for e in self.entries.iter_mut() {
+            if e.alive && e.last_seen < cutoff {
+                e.alive = false;
+                self.by_token.remove(&u64::from_le_bytes(e.token));
+                self.live -= 1;
+                self.dead_since_compact += 1;
+            }
+        }
+        if self.dead_since_compact > self.live {
+            // A failed rebuild leaves the (still correct) old segments in place.
+            let _ = self.compact();
+        }
+    }
+
+    /// Freezes the buffer and merges all segments into one, dropping keys of dead plates.
+    /// Best query speed; useful after a bulk load (e.g. rebuilding on open).
+    /// Changes how many new canonical forms the insert buffer holds before it is frozen
+    /// into a segment. A bulk load sets it to `usize::MAX`, inserts everything, calls
+    /// [`compact`](Self::compact) once (one FST build instead of a cascade of merges) and
+    /// sets it back to [`DEFAULT_SEGMENT_SIZE`].
+    pub fn set_segment_size(&mut self, segment_size: usize) {
+        self.segment_size = segment_size.max(1);
+    }
+
+    /// Merges the buffer and every segment into one segment.
+    pub fn compact(&mut self) -> Result<(), DictionaryError> {
+        self.freeze_buffer()?;
+        if !self.segments.is_empty() {
+            let merged = self.merge(&self.segments)?;
+            self.segments.clear();
+            if !merged.fwd.is_empty() {
+                self.segments.push(merged);
+            }
+        }
+        self.dead_since_compact = 0;
+        Ok(())
+    }
+
+    fn freeze(&mut self) -> Result<(), DictionaryError> {
+        self.freeze_buffer()?;
+        while self.segments.len() >= 2 {
+            let n = self.segments.len();
+            if self.segments[n - 2].len() >= 2 * self.segments[n - 1].len() {
+                break;
+            }
+            let merged = self.merge(&self.segments[n - 2..])?;
+            self.segments.truncate(n - 2);
+            self.segments.push(merged);
+        }
+        Ok(())
+    }
+
+    fn freeze_buffer(&mut self) -> Result<(), DictionaryError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let mut fwd: Vec<(&[u8], u32)> = self
+            .buffer
+            .iter()
+            .filter(|(_, &h)| self.chain_alive(h))
+            .map(|(k, &h)| (k.as_slice(), h))
+            .collect();
+        fwd.sort_unstable();
+        let mut rev: Vec<(Vec<u8>, u32)> = fwd
+            .iter()
+            .map(|(k, h)| (k.iter().rev().copied().collect(), *h))
+            .collect();
+        rev.sort_unstable();
+        let fwd = fst::Map::from_iter(fwd.into_iter().map(|(k, h)| (k, u64::from(h))))?;
+        let rev = fst::Map::from_iter(rev.into_iter().map(|(k, h)| (k, u64::from(h))))?;
+        if !fwd.is_empty() {
+            self.segments.push(Segment { fwd, rev });
+        }
+        self.buffer = HashMap::new();
+        Ok(())
+    }
+
+    fn merge(&self, segs: &[Segment]) -> Result<Segment, DictionaryError> {
+        let union = |maps: Vec<&fst::Map<Vec<u8>>>| -> Result<fst::Map<Vec<u8>>, fst::Error> {
+            let mut op = fst::map::OpBuilder::new();
+            for m in maps {
+                op.push(m);
+            }
+            let mut stream = op.union();
+            let mut b = fst::MapBuilder::memory();
+            let any_dead = self.live < self.entries.len();
+            while let Some((key, vals)) = stream.next() {
+                if let Some(v) = vals.first() {
+                    if !any_dead || self.chain_alive(v.value as u32) {
+                        b.insert(key, v.value)?;
+                    }
+                }
+            }
+            Ok(b.into_map())
+        };
+        let fwd = union(segs.iter().map(|s| &s.fwd).collect())?;
+        let rev = union(segs.iter().map(|s| &s.rev).collect())?;
+        Ok(Segment { fwd, rev })
+    }
+}
+
+fn exact_wildcard(w: &Wildcard, plate: &[u8]) -> bool {
+    std::str::from_utf8(plate).is_ok_and(|p| w.matches(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::hash::Hash;
+
+    fn token(plate: &str) -> [u8; 8] {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        plate.hash(&mut h);
+        h.finish().to_le_bytes()
+    }
+
+    fn dict(plates: &[(&str, i64)], segment_size: usize) -> PlateDictionary {
+        let mut d = PlateDictionary::with_segment_size(segment_size);
+        for (p, t) in plates {
+            d.upsert(token(p), p, *t).unwrap();
+        }
+        d
+    }
+
+    fn plates_of(d: &PlateDictionary, ids: &[PlateId]) -> Vec<String> {
+        ids.iter()
+            .map(|&i| d.plate(i).unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn upsert_refresh_and_getters() {
+        let mut d = PlateDictionary::new();
+        let a = d.upsert(token("KD40917"), "KD40917", 10).unwrap();
+        let b = d.upsert(token("7ABC123"), "7ABC123", 5).unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(d.upsert(token("KD40917"), "KD40917", 3).unwrap(), a);
+        assert_eq!(d.last_seen(a), Some(10));
+        assert_eq!(d.upsert(token("KD40917"), "KD40917", 30).unwrap(), a);
+        assert_eq!(d.last_seen(a), Some(30));
+        assert_eq!(d.plate(b), Some("7ABC123"));
+        assert_eq!(d.token(b), Some(token("7ABC123")));
+        assert_eq!(d.id_of(&token("7ABC123")), Some(b));
+        assert_eq!(d.len(), 2);
+        assert!(d.plate(7).is_none());
+        for bad in ["", "kd40917", "KD-40917", "ABCDEFGHIJKLMNOPQ", "KÖ1"] {
+            assert!(matches!(
+                d.try_upsert(token(bad), bad, 1),
+                Err(DictionaryError::InvalidPlate(_))
+            ));
+            assert_eq!(d.upsert(token(bad), bad, 1), None);
+        }
+        d.expire(20);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.plate(b), None);
+        assert_eq!(d.id_of(&token("7ABC123")), None);
+        let c = d.upsert(token("7ABC123"), "7ABC123", 50).unwrap();
+        assert_eq!(c, 2, "expired ids are not reused");
+    }
+
+    #[test]
+    fn wildcard_and_fuzzy_examples() {
+        for seg in [1, 2, 4096] {
+            let d = dict(
+                &[
+                    ("KD40917", 10),
+                    ("KO40917", 10),
+                    ("K040917", 20),
+                    ("7ABC123", 10),
+                    ("7A8C123", 10),
+                    ("XY4917", 10),
+                    ("KD4091", 10),
+                ],
+                seg,
+            );
+            let w = |p: &str, min| plates_of(&d, &d.wildcard(&Wildcard::parse(p).unwrap(), min));
+            let f = |p: &str, k, min| plates_of(&d, &d.fuzzy(&Fuzzy::new(p, k).unwrap(), min));
+            assert_eq!(w("KD*", 0), ["KD40917", "KD4091"]);
+            assert_eq!(w("*4917", 0), ["XY4917"]);
+            assert_eq!(w("*0917", 0), ["KD40917", "KO40917", "K040917"]);
+            assert_eq!(w("*0917", 15), ["K040917"]);
+            assert_eq!(w("K?4*", 0), ["KD40917", "KO40917", "K040917", "KD4091"]);
+            assert_eq!(w("*AB*", 0), ["7ABC123"]);
+            assert_eq!(w("7A?C12?", 0), ["7ABC123", "7A8C123"]);
+            assert_eq!(f("KD40917", 0, 0), ["KD40917", "KO40917", "K040917"]);
+            assert_eq!(f("KD40917", 0, 15), ["K040917"]);
+            assert_eq!(
+                f("KD40917", 1, 0),
+                ["KD40917", "KO40917", "K040917", "KD4091"]
+            );
+            assert_eq!(f("7ABC123", 0, 0), ["7ABC123", "7A8C123"]);
+            assert_eq!(f("XY49", 1, 0), Vec::<String>::new());
+            assert_eq!(f("XY49", 2, 0), ["XY4917"]);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Upsert(String, i64),
+        Expire(i64),
+    }
+
+    fn plate() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(b"0OD1IL2ZAK7".to_vec()), 1..7)
+            .prop_map(|v| v.into_iter().map(char::from).collect())
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        proptest::collection::vec(
+            prop_oneof![
+                30 => (plate(), 0i64..100).prop_map(|(p, t)| Op::Upsert(p, t)),
+                1 => (0i64..50).prop_map(Op::Expire),
+            ],
+            0..400,
+        )
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(b"0OD1IL2ZAK7**??".to_vec()), 1..8)
+            .prop_map(|v| v.into_iter().map(char::from).collect())
+    }
+
+    /// Token -> (plate, last_seen, id) of live plates.
+    type Model = BTreeMap<[u8; 8], (String, i64, PlateId)>;
+
+    fn apply(d: &mut PlateDictionary, model: &mut Model, ops: &[Op]) -> Result<(), TestCaseError> {
+        let mut next_id = d.entries.len() as PlateId;
+        for op in ops {
+            match op {
+                Op::Upsert(p, t) => {
+                    let tok = token(p);
+                    let id = d.upsert(tok, p, *t).unwrap();
+                    match model.get_mut(&tok) {
+                        Some(m) => {
+                            prop_assert_eq!(m.2, id);
+                            m.1 = m.1.max(*t);
+                        }
+                        None => {
+                            prop_assert_eq!(id, next_id);
+                            next_id += 1;
+                            model.insert(tok, (p.clone(), *t, id));
+                        }
+                    }
+                }
+                Op::Expire(c) => {
+                    d.expire(*c);
+                    model.retain(|_, m| m.1 >= *c);
+                }
+            }
+        }
+        prop_assert_eq!(d.len(), model.len());
+        for (tok, (p, t, id)) in model.iter() {
+            prop_assert_eq!(d.id_of(tok), Some(*id));
+            prop_assert_eq!(d.plate(*id), Some(p.as_str()));
+            prop_assert_eq!(d.last_seen(*id), Some(*t));
+        }
+        Ok(())
+    }
+
+    fn brute(model: &Model, min: i64, pred: impl Fn(&str) -> bool) -> Vec<PlateId> {
+        let mut v: Vec<PlateId> = model
+            .values()
+            .filter(|(p, t, _)| *t >= min && pred(p))
+            .map(|m| m.2)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn check_queries(
+        d: &PlateDictionary,
+        model: &Model,
+        pats: &[String],
+        fuzz: &[(String, u8)],
+        min: i64,
+    ) -> Result<(), TestCaseError> {
+        for p in pats {
+            let Ok(w) = Wildcard::parse(p) else { continue };
+            let want = brute(model, min, |s| glob(w.text().as_bytes(), s.as_bytes()));
+            prop_assert_eq!(d.wildcard(&w, min), want, "wildcard {}", w.text());
+        }
+        for (q, k) in fuzz {
+            let f = Fuzzy::new(q, *k).unwrap();
+            let want = brute(model, min, |s| {
+                crate::pattern::ocr_distance(q, s) <= usize::from(*k)
+            });
+            prop_assert_eq!(d.fuzzy(&f, min), want, "fuzzy {} {}", q, k);
+        }
+        Ok(())
+    }
+
+    fn glob(p: &[u8], s: &[u8]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some(b'*') => (0..=s.len()).any(|k| glob(&p[1..], &s[k..])),
+            Some(b'?') => !s.is_empty() && glob(&p[1..], &s[1..]),
+            Some(&c) => s.first() == Some(&c) && glob(&p[1..], &s[1..]),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn queries_equal_brute_force(
+            seg in 1usize..20,
+            first in ops(),
+            second in ops(),
+            pats in proptest::collection::vec(pattern(), 1..6),
+            fuzz in proptest::collection::vec((plate(), 0u8..=2), 1..5),
+            min in prop_oneof![Just(i64::MIN), 0i64..100],
+            compact in any::<bool>(),
+        ) {
+            let mut d = PlateDictionary::with_segment_size(seg);
+            let mut model = Model::new();
+            apply(&mut d, &mut model, &first)?;
+            check_queries(&d, &model, &pats, &fuzz, min)?;
+            if compact {
+                d.compact().unwrap();
+                check_queries(&d, &model, &pats, &fuzz, min)?;
+            }
+            apply(&mut d, &mut model, &second)?;
+            check_queries(&d, &model, &pats, &fuzz, min)?;
+            prop_assert!(d.segments.len() <= 2 * (usize::BITS - d.entries.len().leading_zeros()) as usize + 1);
+        }
+    }
+}
+
+/// Timings at 1,000,000 plates; run with
+/// `cargo test --release -p sightline-index -- --ignored --nocapture perf_1m`.
+#[cfg(test)]
+mod perf {
+    use super::*;
+    use rand::prelude::*;
+    use std::time::{Duration, Instant};
+
+    const L: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const D: &[u8] = b"0123456789";
+
+    fn random_plate(rng: &mut StdRng) -> String {
+        let shape: &[&[u8]] = match rng.random_range(0..3) {
+            0 => &[L, L, L, D, D, D, D],
+            1 => &[D, L, L, L, D, D, D],
+            _ => &[L, L, D, D, D, D, D],
+        };
+        shape
+            .iter()
+            .map(|set| char::from(set[rng.random_range(0..set.len())]))
+            .collect()
+    }
+
+    fn stats(name: &str, mut t: Vec<Duration>, hits: usize) {
+        t.sort();
+        let n = t.len();
+        let mean = t.iter().sum::<Duration>() / n as u32;
+        println!(
+            "| {name:<28} | {:>9.3} | {:>9.3} | {:>9.3} | {:>8.1} |",
+            t[n / 2].as_secs_f64() * 1e3,
+            t[n * 99 / 100].as_secs_f64() * 1e3,
+            mean.as_secs_f64() * 1e3,
+            hits as f64 / n as f64
+        );
+    }
+
+    fn queries(d: &PlateDictionary, sample: &[String], rng: &mut StdRng) {
+        println!("| query (200 runs)             | p50 ms    | p99 ms    | mean ms   | hits     |");
+        println!("|------------------------------|-----------|-----------|-----------|----------|");
+        let mutate = |p: &str, rng: &mut StdRng| {
+            let mut b = p.as_bytes().to_vec();
+            let i = rng.random_range(0..b.len());
+            b[i] = if b[i].is_ascii_digit() { b'X' } else { b'7' };
+            String::from_utf8(b).unwrap_or_default()
+        };
+        let mut run =
+            |name: &str, make: &dyn Fn(&str, &mut StdRng) -> String, fuzzy: Option<u8>| {
+                let mut times = Vec::new();
+                let mut hits = 0;
+                for p in sample {
+                    let q = make(p, rng);
+                    let start = Instant::now();
+                    let r = match fuzzy {
+                        Some(k) => d.fuzzy(&Fuzzy::new(&q, k).unwrap(), i64::MIN),
+                        None => d.wildcard(&Wildcard::parse(&q).unwrap(), i64::MIN),
+                    };
+                    times.push(start.elapsed());
+                    hits += r.len();
+                }
+                stats(name, times, hits);
+            };
+        run("fuzzy 0 edits (OCR only)", &|p, _| p.to_owned(), Some(0));
+        run("fuzzy 1 edit", &|p, r| mutate(p, r), Some(1));
+        run("fuzzy 2 edits", &|p, r| mutate(p, r), Some(2));
+        run(
+            "wildcard prefix `7AB*`",
+            &|p, _| format!("{}*", &p[..3]),
+            None,
+        );
+        run(
+            "wildcard `?` middle",
+            &|p, _| format!("{}?{}", &p[..3], &p[4..]),
+            None,
+        );
+        run(
+            "wildcard `??C?12?`",
+            &|p, _| format!("??{}?{}?", &p[2..3], &p[4..6]),
+            None,
+        );
+        run(
+            "wildcard leading `*4917`",
+            &|p, _| format!("*{}", &p[3..]),
+            None,
+        );
+        run(
+            "wildcard infix `*X9*`",
+            &|p, _| format!("*{}*", &p[2..4]),
+            None,
+        );
+        run(
+            "wildcard infix `*X*` (1 lit)",
+            &|p, _| format!("*{}*", &p[2..3]),
+            None,
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn perf_1m() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut seen = std::collections::HashSet::new();
+        let mut plates = Vec::with_capacity(1_000_000);
+        while plates.len() < 1_000_000 {
+            let p = random_plate(&mut rng);
+            if seen.insert(p.clone()) {
+                plates.push(p);
+            }
+        }
+        drop(seen);
+        let mut d = PlateDictionary::new();
+        let start = Instant::now();
+        let mut worst = Duration::ZERO;
+        for (i, p) in plates.iter().enumerate() {
+            let t = Instant::now();
+            let tok = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
+            d.upsert(tok, p, rng.random_range(0..1_000_000)).unwrap();
+            worst = worst.max(t.elapsed());
+        }
+        let total = start.elapsed();
+        println!(
+            "insert 1,000,000 plates: {:.2} s total ({:.2} us/plate), worst single upsert {:.1} ms",
+            total.as_secs_f64(),
+            total.as_secs_f64() * 1e6 / 1e6,
+            worst.as_secs_f64() * 1e3
+        );
+        println!(
+            "segments {:?} + buffer {}; memory ~{:.1} MB ({} B/plate)",
+            d.segment_sizes(),
+            d.buffer.len(),
+            d.memory_bytes() as f64 / 1e6,
+            d.memory_bytes() / d.len()
+        );
+        let t = Instant::now();
+        let more: Vec<String> = (0..10_000).map(|_| random_plate(&mut rng)).collect();
+        for (i, p) in more.iter().enumerate() {
+            let tok = (2_000_000 + i as u64).to_le_bytes();
+            d.upsert(tok, p, 5).unwrap();
+        }
+        println!(
+            "10,000 more upserts at 1M: {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let sample: Vec<String> = plates.choose_multiple(&mut rng, 200).cloned().collect();
+        println!("\nLSM state (as during ingest):\n");
+        queries(&d, &sample, &mut rng);
+        let t = Instant::now();
+        d.compact().unwrap();
+        println!(
+            "\ncompact(): {:.0} ms; memory ~{:.1} MB\n",
+            t.elapsed().as_secs_f64() * 1e3,
+            d.memory_bytes() as f64 / 1e6
+        );
+        queries(&d, &sample, &mut rng);
+    }
+}

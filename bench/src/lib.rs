@@ -19,11 +19,15 @@
 //!   2,000-read `WriteBatch`es) Sightline is compared with;
 //! - [`phases`]: Sightline's own write path timed phase by phase in-process, to explain
 //!   where ingest time goes;
+//! - [`search_mix`]: the macro benchmark's mix of investigator searches (exact, wildcard,
+//!   fuzzy, area, co-location, convoy, frequency) over HTTP, each answer checked against
+//!   the workload;
 //! - [`server`]: a `sightline serve` child process that is always stopped;
 //! - [`sys`]: machine, load, per-process CPU and I/O, and on-disk sizes.
 
 pub mod baseline;
 pub mod phases;
+pub mod search_mix;
 pub mod server;
 pub mod stats;
 pub mod synth;

@@ -130,6 +130,22 @@ impl Server {
         respond(answer)
     }
 
+    /// Latency of `count` sequential `GET /healthz` over one keep-alive connection: the
+    /// floor any request pays.
+    pub fn healthz_floor(&self, count: usize) -> Result<crate::Summary> {
+        let client = agent(Duration::from_secs(10));
+        let mut latencies = Vec::with_capacity(count);
+        for _ in 0..count {
+            let t = Instant::now();
+            let body = client.get(&self.url("/healthz")).call()?.into_string()?;
+            latencies.push(t.elapsed());
+            if !body.contains("ok") {
+                bail!("healthz answered {body}");
+            }
+        }
+        crate::Summary::of(&mut latencies).context("no healthz samples")
+    }
+
     /// Creates (or updates) a tenant with `retention_days`.
     pub fn create_tenant(&self, tenant: &str, retention_days: u32) -> Result<()> {
         let (status, body) = self.call(

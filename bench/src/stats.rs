@@ -80,6 +80,19 @@ pub fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }
 
+/// An integer with thousands separators (`1,234,567`).
+pub fn fmt_int(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +120,12 @@ mod tests {
         assert_eq!((s.count, s.min_ms, s.p50_ms, s.max_ms), (5, 1.0, 3.0, 5.0));
         assert_eq!(s.mean_ms, 3.0);
         assert!(Summary::of(&mut []).is_none());
+    }
+
+    #[test]
+    fn integers_are_grouped() {
+        assert_eq!(fmt_int(1_234_567.4), "1,234,567");
+        assert_eq!(fmt_int(999.0), "999");
+        assert_eq!(fmt_int(0.0), "0");
     }
 }

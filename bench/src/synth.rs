@@ -3,7 +3,18 @@
 //! are regulars carrying 60 % of the reads, about 90 each; the rest about 15 each), a few
 //! target plates with fixed counts around the page size (1, 2, 5, 10, 40, 99, 100, 101,
 //! 250, 1,000), and reads in capture-time order, as a fleet replaying its backlog sends
-//! them.
+//! them. Every read carries its camera's position.
+//!
+//! When there are at least [`PLANT_MIN_READS_PER_HOUR`] reads an hour, two patterns the
+//! analyses look for are planted (overwriting free reads, as the targets do, so a few
+//! hundred pool plates lose a read each; the counts stay exact):
+//!
+//! - [`ROAMERS`] *roaming* plates (`RM00001`, ...), each read by 3 distinct cameras (a new
+//!   random trio every window) inside every aligned 1-hour window of the span ([`Roam`]):
+//!   what a co-location search over those three places and that hour must find;
+//! - [`CONVOYS`] convoys: a lead plate (`CL00001`, ...) on a 4-camera trip every 6 hours,
+//!   5 minutes between cameras, and its follower (`CF00001`, ...) read by the same camera
+//!   20 to 40 s after each lead read ([`Convoy`]).
 //!
 //! Everything follows from [`WorkloadParams`]: the same parameters give the same reads, and
 //! [`Workload::count`] is the exact number of reads of each plate, which is what a search
@@ -39,6 +50,21 @@ const LAT: (f64, f64) = (41.85, 41.92);
 const LON: (f64, f64) = (-87.68, -87.60);
 /// Average reads per pool plate over the span.
 const READS_PER_PLATE: usize = 30;
+
+/// Roaming plates planted (see the module documentation).
+pub const ROAMERS: usize = 4;
+/// Lead/follower pairs planted.
+pub const CONVOYS: usize = 4;
+/// Patterns are planted only when the stream has at least this many reads an hour.
+pub const PLANT_MIN_READS_PER_HOUR: usize = 100;
+const HOUR_MS: i64 = 3_600_000;
+/// A convoy's trip: this many cameras, this far apart, one trip per period per convoy.
+const TRIP_STOPS: usize = 4;
+const TRIP_STOP_MS: i64 = 5 * 60_000;
+const TRIP_PERIOD_MS: i64 = 6 * HOUR_MS;
+/// The follower is read this long after the lead (at least; at most the second figure).
+const FOLLOW_MS: i64 = 20_000;
+const FOLLOW_MAX_MS: i64 = 40_000;
 
 const VEHICLES: [(&str, &str, &str); 10] = [
     ("Toyota", "Camry", "sedan"),
@@ -147,18 +173,52 @@ impl SynthRead<'_> {
     }
 }
 
+/// A roaming plate's visit: read by each of `cameras` once inside `[from_ms, to_ms]`
+/// (an aligned hour, both bounds inclusive).
+#[derive(Debug, Clone)]
+pub struct Roam {
+    /// Plate index.
+    pub plate: usize,
+    /// Window start, UTC ms.
+    pub from_ms: i64,
+    /// Window end (inclusive), UTC ms.
+    pub to_ms: i64,
+    /// Camera indexes, in the order visited.
+    pub cameras: [usize; 3],
+}
+
+/// A lead plate and the follower read by the same camera 20 to 40 s after each of its
+/// planted reads.
+#[derive(Debug, Clone)]
+pub struct Convoy {
+    /// Plate index of the lead.
+    pub lead: usize,
+    /// Plate index of the follower.
+    pub follower: usize,
+    /// Positions of the lead's reads (every read of the lead), ascending.
+    pub lead_reads: Vec<usize>,
+}
+
 /// A generated workload.
 #[derive(Debug, Clone)]
 pub struct Workload {
     params: WorkloadParams,
     cameras: Vec<Camera>,
-    /// Pool plates, then target plates (normalized).
+    /// Pool plates, then target plates, then planted plates (normalized).
     plates: Vec<String>,
     pool: usize,
+    /// Index of the first planted plate (the end of the targets).
+    planted_start: usize,
     /// Plate index of every read.
     plate_of: Vec<u32>,
     /// Reads per plate index.
     counts: Vec<u64>,
+    /// Reads whose camera was chosen by a plant: a bit per read, and (position, camera)
+    /// sorted by position.
+    camera_set: Vec<u64>,
+    cameras_of: Vec<(u32, u16)>,
+    roams: Vec<Roam>,
+    convoys: Vec<Convoy>,
 }
 
 /// SplitMix64: a good, cheap hash of `(seed, i)` for per-read attributes.
@@ -185,6 +245,11 @@ fn pool_plate(index: usize) -> String {
 /// Target plates: two letters and five digits, so never equal to a pool plate.
 fn target_plate(index: usize) -> String {
     format!("TG{:05}", index + 1)
+}
+
+/// Roaming plates: `RM` and five digits.
+fn roamer_plate(index: usize) -> String {
+    format!("RM{:05}", index + 1)
 }
 
 /// A plate no workload contains (eight characters).
@@ -256,18 +321,130 @@ impl Workload {
                 }
             }
         }
-        let mut counts = vec![0u64; plates.len()];
-        for &p in &plate_of {
-            counts[p as usize] += 1;
-        }
-        Workload {
+        let planted_start = plates.len();
+        let mut workload = Workload {
             params,
             cameras,
             plates,
             pool,
+            planted_start,
             plate_of,
-            counts,
+            counts: Vec::new(),
+            camera_set: Vec::new(),
+            cameras_of: Vec::new(),
+            roams: Vec::new(),
+            convoys: Vec::new(),
+        };
+        let per_hour = n as i128 * HOUR_MS as i128 / params.span_ms.max(1) as i128;
+        if per_hour >= PLANT_MIN_READS_PER_HOUR as i128 {
+            workload.plant(&mut rng, &mut taken);
         }
+        let mut counts = vec![0u64; workload.plates.len()];
+        for &p in &workload.plate_of {
+            counts[p as usize] += 1;
+        }
+        workload.counts = counts;
+        workload
+    }
+
+    /// Plants the roaming plates and the convoys over free reads (after the targets, from
+    /// the same random stream, so everything before is unchanged).
+    fn plant(&mut self, rng: &mut StdRng, taken: &mut [bool]) {
+        let n = self.plate_of.len();
+        let cams = self.cameras.len();
+        let mut chosen: Vec<(u32, u16)> = Vec::new();
+        let distinct = |rng: &mut StdRng, k: usize| -> Vec<usize> {
+            let mut out: Vec<usize> = Vec::with_capacity(k);
+            while out.len() < k {
+                let c = rng.random_range(0..cams);
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        let first = self.plates.len();
+        self.plates.extend((0..ROAMERS).map(roamer_plate));
+        let start = self.start_ms();
+        let hours = self.params.span_ms / HOUR_MS;
+        for h in 0..hours {
+            let (from_ms, to_ms) = (start + h * HOUR_MS, start + (h + 1) * HOUR_MS - 1);
+            let (lo, hi) = (
+                self.first_at_or_after(from_ms),
+                self.first_at_or_after(to_ms + 1),
+            );
+            for r in 0..ROAMERS {
+                let route = distinct(rng, 3);
+                let mut at: Vec<usize> = Vec::with_capacity(3);
+                // Every hour has at least 100 reads, at most 3 × ROAMERS of them planted.
+                for _ in 0..10_000 {
+                    if at.len() == 3 {
+                        break;
+                    }
+                    let i = rng.random_range(lo..hi);
+                    if !taken[i] {
+                        taken[i] = true;
+                        at.push(i);
+                    }
+                }
+                assert_eq!(at.len(), 3, "no room for a roaming plate in hour {h}");
+                at.sort_unstable();
+                for (&i, &c) in at.iter().zip(&route) {
+                    self.plate_of[i] = (first + r) as u32;
+                    chosen.push((i as u32, c as u16));
+                }
+                self.roams.push(Roam {
+                    plate: first + r,
+                    from_ms,
+                    to_ms,
+                    cameras: [route[0], route[1], route[2]],
+                });
+            }
+        }
+        for c in 0..CONVOYS {
+            let (lead, follower) = (self.plates.len(), self.plates.len() + 1);
+            self.plates.push(format!("CL{:05}", c + 1));
+            self.plates.push(format!("CF{:05}", c + 1));
+            let mut lead_reads = Vec::new();
+            let offset = c as i64 * TRIP_PERIOD_MS / CONVOYS as i64 + 10 * 60_000;
+            let mut trip = start + offset;
+            while trip + TRIP_STOP_MS * TRIP_STOPS as i64 <= self.params.end_ms {
+                for (s, camera) in distinct(rng, TRIP_STOPS).into_iter().enumerate() {
+                    let free_from = |mut i: usize| {
+                        while i < n && taken[i] {
+                            i += 1;
+                        }
+                        i
+                    };
+                    let i = free_from(self.first_at_or_after(trip + s as i64 * TRIP_STOP_MS));
+                    if i >= n {
+                        continue;
+                    }
+                    let j = free_from(self.first_at_or_after(self.ts(i) + FOLLOW_MS).max(i + 1));
+                    if j >= n || self.ts(j) - self.ts(i) > FOLLOW_MAX_MS {
+                        continue;
+                    }
+                    for (at, plate) in [(i, lead), (j, follower)] {
+                        taken[at] = true;
+                        self.plate_of[at] = plate as u32;
+                        chosen.push((at as u32, camera as u16));
+                    }
+                    lead_reads.push(i);
+                }
+                trip += TRIP_PERIOD_MS;
+            }
+            self.convoys.push(Convoy {
+                lead,
+                follower,
+                lead_reads,
+            });
+        }
+        chosen.sort_unstable();
+        self.camera_set = vec![0u64; n.div_ceil(64)];
+        for &(i, _) in &chosen {
+            self.camera_set[i as usize / 64] |= 1 << (i % 64);
+        }
+        self.cameras_of = chosen;
     }
 
     /// The parameters it was generated from.
@@ -300,9 +477,62 @@ impl Workload {
         &self.plates
     }
 
-    /// Number of pool plates (the rest are targets).
+    /// Number of pool plates (the rest are targets, then planted plates).
     pub fn pool_size(&self) -> usize {
         self.pool
+    }
+
+    /// The roaming plates' visits, by hour, then plate.
+    pub fn roams(&self) -> &[Roam] {
+        &self.roams
+    }
+
+    /// The planted convoys.
+    pub fn convoys(&self) -> &[Convoy] {
+        &self.convoys
+    }
+
+    /// Plate index of read `i`.
+    pub fn plate_index(&self, i: usize) -> usize {
+        self.plate_of[i] as usize
+    }
+
+    /// Capture time of read `i` (`i < len()`); never less than that of read `i - 1`.
+    pub fn ts(&self, i: usize) -> i64 {
+        let n = self.len().max(1) as i64;
+        let step = (self.params.span_ms / n).max(1);
+        let h = mix(self.params.seed, i as u64);
+        // Time order with jitter inside each read's slot, so times never go backwards.
+        let ts = self.start_ms() + (i as i64) * self.params.span_ms / n + (h >> 40) as i64 % step;
+        ts.min(self.params.end_ms)
+    }
+
+    /// Camera index of read `i`.
+    pub fn camera_index(&self, i: usize) -> usize {
+        if self
+            .camera_set
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+        {
+            if let Ok(k) = self.cameras_of.binary_search_by_key(&(i as u32), |c| c.0) {
+                return self.cameras_of[k].1 as usize;
+            }
+        }
+        (mix(self.params.seed, i as u64) % self.cameras.len() as u64) as usize
+    }
+
+    /// The first read captured at or after `t` (`len()` if none).
+    pub fn first_at_or_after(&self, t: i64) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.ts(mid) < t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Reads of the plate with index `plate`.
@@ -319,23 +549,19 @@ impl Workload {
 
     /// Target plates with their read counts.
     pub fn targets(&self) -> Vec<(usize, u64)> {
-        (self.pool..self.plates.len())
+        (self.pool..self.planted_start)
             .map(|p| (p, self.counts[p]))
             .collect()
     }
 
     /// Read `i` (`i < len()`).
     pub fn read(&self, i: usize) -> SynthRead<'_> {
-        let n = self.len().max(1) as i64;
-        let step = (self.params.span_ms / n).max(1);
         let h = mix(self.params.seed, i as u64);
         let plate = self.plate_of[i] as usize;
         let ph = mix(self.params.seed ^ 0x5eed, plate as u64);
-        let camera_index = (h % self.cameras.len() as u64) as usize;
-        // Time order with jitter inside each read's slot, so times never go backwards.
-        let ts = self.start_ms() + (i as i64) * self.params.span_ms / n + (h >> 40) as i64 % step;
+        let camera_index = self.camera_index(i);
         SynthRead {
-            ts: ts.min(self.params.end_ms),
+            ts: self.ts(i),
             plate: &self.plates[plate],
             plate_style: ((h >> 16) % 3) as u8,
             camera: &self.cameras[camera_index],
@@ -418,5 +644,48 @@ mod tests {
         assert!((20.0..40.0).contains(&mean), "{mean}");
         assert!(pool.iter().any(|&c| c > 100), "some plates span pages");
         assert!(absent_plate(3).len() == 8 && w.plates().iter().all(|p| p.len() == 7));
+    }
+
+    #[test]
+    fn planted_roams_and_convoys_are_where_they_say() {
+        let w = Workload::generate(WorkloadParams::new(150_000, END));
+        let small = Workload::generate(WorkloadParams::new(20_000, END));
+        assert!(small.roams().is_empty() && small.convoys().is_empty());
+        assert_eq!(w.targets().len(), TARGET_COUNTS.len());
+        assert_eq!(
+            (0..w.plates().len()).map(|p| w.count(p)).sum::<u64>(),
+            150_000
+        );
+        let hours = (w.params().span_ms / HOUR_MS) as usize;
+        assert_eq!(w.roams().len(), hours * ROAMERS);
+        for roam in w.roams().iter().step_by(37) {
+            let (lo, hi) = (
+                w.first_at_or_after(roam.from_ms),
+                w.first_at_or_after(roam.to_ms + 1),
+            );
+            let mut seen: Vec<usize> = (lo..hi)
+                .filter(|&i| w.plate_index(i) == roam.plate)
+                .map(|i| w.camera_index(i))
+                .collect();
+            assert_eq!(seen, roam.cameras.to_vec());
+            seen.dedup();
+            assert_eq!(seen.len(), 3);
+        }
+        assert_eq!(w.convoys().len(), CONVOYS);
+        for c in w.convoys() {
+            assert!(c.lead_reads.len() > 300, "{}", c.lead_reads.len());
+            assert_eq!(w.count(c.lead), c.lead_reads.len() as u64);
+            assert_eq!(w.count(c.follower), c.lead_reads.len() as u64);
+            for &i in &c.lead_reads {
+                let (ts, camera) = (w.ts(i), w.camera_index(i));
+                let follows = (i + 1..w.first_at_or_after(ts + FOLLOW_MAX_MS + 1)).any(|j| {
+                    w.plate_index(j) == c.follower
+                        && w.camera_index(j) == camera
+                        && w.ts(j) - ts >= FOLLOW_MS
+                });
+                assert!(follows, "no follower after read {i}");
+                assert_eq!(w.read(i).camera.id, w.cameras()[camera].id);
+            }
+        }
     }
 }

@@ -201,7 +201,7 @@ fn brute(f: &Fixture, q: &ReadQuery) -> Vec<String> {
         .filter(|r| q.cameras.is_empty() || q.cameras.contains(&r.camera_id))
         .filter(|r| q.vehicle.as_ref().is_none_or(|v| v.matches(r)))
         .collect();
-    hits.sort_by(|a, b| b.captured_at.cmp(&a.captured_at));
+    hits.sort_by_key(|r| std::cmp::Reverse(r.captured_at));
     hits.into_iter().map(|r| r.id.clone()).collect()
 }
 

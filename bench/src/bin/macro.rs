@@ -18,7 +18,9 @@
 //!    other from one keep-alive client, timing each request until its body is read, and
 //!    checks every answer (total, page size, plate, order, cursor) against the workload;
 //! 4. compacts (`POST /v1/admin/compact`), measures the data directory, searches again
-//!    (also with `"consistency": "follower"`), stops the server, measures its RocksDB
+//!    (also with `"consistency": "follower"`), runs the search mix (`search_mix`: exact,
+//!    wildcard, fuzzy, area, co-location, convoy, frequency, `--mix-searches` each, every
+//!    answer checked against the workload), stops the server, measures its RocksDB
 //!    databases and runs the searches in-process on its engine (cold, then warm cache);
 //! 5. runs the baseline loop on the same reads (fsync'd WAL; without sync; fsync'd with each
 //!    batch sorted by key), then times Sightline's write path phase by phase in-process;
@@ -40,8 +42,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sightline_bench::baseline::{self, BaselineOptions, BaselineResult};
 use sightline_bench::phases;
+use sightline_bench::search_mix::{self, MixConfig, MixResult};
 use sightline_bench::server::{agent, respond, PerfRecord, Server, MASTER_KEY_HEX};
-use sightline_bench::stats::{round3, Summary};
+use sightline_bench::stats::{fmt_int, round3, Summary};
 use sightline_bench::synth::{absent_plate, Workload, WorkloadParams};
 use sightline_bench::sys::{
     family_sizes_json, find_rocksdb_dirs, load_average, process_cpu_seconds, process_io_bytes,
@@ -82,6 +85,9 @@ struct Args {
     /// Unmeasured searches before each round.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Measured searches per class of the search mix after compaction (bench/src/search_mix.rs).
+    #[arg(long, default_value_t = 500)]
+    mix_searches: usize,
     /// Reads per baseline `WriteBatch`.
     #[arg(long, default_value_t = 2_000)]
     baseline_batch: usize,
@@ -564,20 +570,6 @@ fn engine_dir(data: &Path) -> Result<PathBuf> {
         .with_context(|| format!("no storage engine under {}", data.display()))
 }
 
-/// Latency of `count` sequential `GET /healthz` over one keep-alive connection.
-fn http_floor(server: &Server, count: usize) -> Result<Summary> {
-    let client = agent(Duration::from_secs(10));
-    let url = server.url("/healthz");
-    let mut latencies = Vec::with_capacity(count);
-    for _ in 0..count {
-        let t = Instant::now();
-        let body = client.get(&url).call()?.into_string()?;
-        latencies.push(t.elapsed());
-        ensure!(body.contains("ok"), "healthz answered {body}");
-    }
-    Summary::of(&mut latencies).context("no healthz samples")
-}
-
 /// The same kind of searches, run in this process straight on the engine (after the
 /// server has stopped, on its data directory): what a search costs without HTTP, JSON and
 /// the async runtime. Two rounds: the first on a cold block cache, the second warm.
@@ -648,6 +640,7 @@ struct SightlineResult {
     search_follower: SearchResult,
     search_in_process: SearchResult,
     search_in_process_warm: SearchResult,
+    mix: MixResult,
 }
 
 fn run_sightline(
@@ -664,7 +657,7 @@ fn run_sightline(
         server.url("")
     ));
     server.create_tenant(TENANT, 30)?;
-    let healthz = http_floor(&server, 1_000)?;
+    let healthz = server.healthz_floor(1_000)?;
 
     progress(&format!(
         "ingesting {} reads in {} batches from {} clients",
@@ -752,6 +745,18 @@ fn run_sightline(
         "search after compaction: p50 {:.3} ms, p99 {:.3} ms",
         search_compacted.latency.p50_ms, search_compacted.latency.p99_ms
     ));
+    settle(args, "the search mix", &[server.pid()]);
+    let profile = args
+        .perf
+        .then(|| args.out.clone().unwrap_or_else(default_out));
+    let (warmup, seed) = (args.warmup.min(args.mix_searches), args.seed);
+    let config = MixConfig {
+        measured: args.mix_searches,
+        warmup,
+        seed,
+        profile,
+    };
+    let mix = search_mix::run(&server, TENANT, workload, &config, now_ms())?;
     server.stop()?;
 
     let engine = engine_dir(&data_dir)?;
@@ -789,23 +794,12 @@ fn run_sightline(
         search_follower,
         search_in_process,
         search_in_process_warm,
+        mix,
     })
 }
 
 // ---------------------------------------------------------------------------------------
 // Report
-
-fn fmt_int(x: f64) -> String {
-    let digits = format!("{:.0}", x.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn row(out: &mut String, figure: &str, measured: &str, target: &str, postgres: &str) {
     out.push_str(&format!(
@@ -849,6 +843,7 @@ impl Report<'_> {
             ("search", s.search.cpu),
             ("search after compaction", s.search_compacted.cpu),
             ("follower search", s.search_follower.cpu),
+            ("search mix, busiest class", s.mix.busiest()),
             ("baseline", self.baseline_cpu),
             ("whole run", self.run_cpu),
         ];
@@ -1110,7 +1105,7 @@ impl Report<'_> {
                 p.sealed_bytes / p.reads.max(1) as u64
             ));
         }
-        out
+        out + &s.mix.table()
     }
 
     fn to_json(&self) -> Value {
@@ -1151,6 +1146,7 @@ impl Report<'_> {
                 "search_after_compaction_follower_consistency": s.search_follower.to_json(),
                 "search_in_process_cold_cache": s.search_in_process.to_json(),
                 "search_in_process_warm_cache": s.search_in_process_warm.to_json(),
+                "search_mix": s.mix.to_json(),
                 "compaction_seconds": round3(s.compact.as_secs_f64()),
                 "disk_after_compaction": s.disk.to_json(self.reads),
                 "disk_by_directory": s.disk_parts.iter()
@@ -1392,12 +1388,5 @@ mod tests {
         let full: Vec<Value> = (0..100).map(|_| hit("2026-01-01T00:00:00.000Z")).collect();
         assert!(check_answer("ABC1234", 150, 200, &page(150, full.clone(), json!("c"))).is_ok());
         assert!(check_answer("ABC1234", 150, 200, &page(150, full, Value::Null)).is_err());
-    }
-
-    #[test]
-    fn integers_are_grouped() {
-        assert_eq!(fmt_int(1_234_567.4), "1,234,567");
-        assert_eq!(fmt_int(999.0), "999");
-        assert_eq!(fmt_int(0.0), "0");
     }
 }

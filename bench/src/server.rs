@@ -44,6 +44,12 @@ impl Server {
     /// `/healthz`. The server logs at the product's default level (`info`, which includes
     /// one audit line per search) to `dir/server.log`.
     pub fn start(binary: &Path, dir: &Path) -> Result<Server> {
+        Server::start_with(binary, dir, "")
+    }
+
+    /// As [`Server::start`], with `extra` appended to the config file (for example
+    /// `block_cache = "6GiB"`).
+    pub fn start_with(binary: &Path, dir: &Path, extra: &str) -> Result<Server> {
         std::fs::create_dir_all(dir)?;
         let key = dir.join("master.key");
         if !key.exists() {
@@ -54,7 +60,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "node_id = 1\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{port}\"\nmaster_key_file = {:?}\n",
+                "node_id = 1\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{port}\"\nmaster_key_file = {:?}\n{extra}\n",
                 dir.join("data"),
                 key
             ),

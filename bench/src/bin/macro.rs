@@ -119,6 +119,10 @@ struct Args {
     /// was waited, and whether it became quiet, is in the report.
     #[arg(long, default_value_t = 0)]
     wait_quiet: u64,
+    /// The server's RocksDB block cache (its `block_cache` config key; the product's
+    /// default is 256MiB). PostgreSQL's guidance sizes shared_buffers at a quarter of RAM.
+    #[arg(long, default_value = "256MiB")]
+    block_cache: String,
     /// Keep the temporary directory (server data, logs, baseline databases) and print
     /// where it is.
     #[arg(long)]
@@ -650,7 +654,11 @@ fn run_sightline(
     bodies: &[String],
     args: &Args,
 ) -> Result<SightlineResult> {
-    let mut server = Server::start(binary, dir)?;
+    let mut server = Server::start_with(
+        binary,
+        dir,
+        &format!("block_cache = {:?}", args.block_cache),
+    )?;
     progress(&format!(
         "server pid {} at {}",
         server.pid(),

@@ -33,6 +33,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use fst::{IntoStreamer, Streamer};
 
@@ -121,7 +122,11 @@ pub struct PlateDictionary {
     entries: Vec<Entry>,
     by_token: HashMap<u64, PlateId, BuildHasherDefault<TokenHasher>>,
     buffer: HashMap<Vec<u8>, PlateId>,
-    segments: Vec<Segment>,
+    segments: Vec<Arc<Segment>>,
+    /// A merge handed out by [`PlateDictionary::take_merge_job`] and not yet installed.
+    merging: bool,
+    /// Merges of at most this many keys run inline.
+    inline_merge_max: usize,
     segment_size: usize,
     live: usize,
     dead_since_compact: usize,
@@ -166,6 +171,8 @@ impl PlateDictionary {
             by_token: HashMap::default(),
             buffer: HashMap::new(),
             segments: Vec::new(),
+            merging: false,
+            inline_merge_max: INLINE_MERGE_MAX,
             segment_size: segment_size.max(1),
             live: 0,
             dead_since_compact: 0,
@@ -284,7 +291,7 @@ impl PlateDictionary {
 
     /// Sizes (keys) of the immutable segments, oldest first; for diagnostics.
     pub fn segment_sizes(&self) -> Vec<usize> {
-        self.segments.iter().map(Segment::len).collect()
+        self.segments.iter().map(|s| s.len()).collect()
     }
 
     /// Approximate heap bytes used (entries, token map, buffer, FSTs).
@@ -300,7 +307,7 @@ impl PlateDictionary {
         };
         let tokens = table(self.by_token.capacity(), 16);
         let buffer = table(self.buffer.capacity(), 32) + self.buffer.len() * MAX_PLATE_LEN;
-        let fsts: usize = self.segments.iter().map(Segment::bytes).sum();
+        let fsts: usize = self.segments.iter().map(|s| s.bytes()).sum();
         entries + tokens + buffer + fsts
     }
 
@@ -423,6 +430,12 @@ impl PlateDictionary {
         self.segment_size = segment_size.max(1);
     }
 
+    /// Changes the largest merge run inline (the rest wait for `take_merge_job`); tests
+    /// use small values to exercise merges off the inserting thread.
+    pub fn set_inline_merge_max(&mut self, keys: usize) {
+        self.inline_merge_max = keys;
+    }
+
     /// Merges the buffer and every segment into one segment.
     pub fn compact(&mut self) -> Result<(), DictionaryError> {
         self.freeze_buffer()?;
@@ -430,25 +443,19 @@ impl PlateDictionary {
             let merged = self.merge(&self.segments)?;
             self.segments.clear();
             if !merged.fwd.is_empty() {
-                self.segments.push(merged);
+                self.segments.push(Arc::new(merged));
             }
         }
         self.dead_since_compact = 0;
         Ok(())
     }
 
+    /// Freezes the buffer into a segment, then merges small tiers inline (large merges
+    /// are handed out by `take_merge_job` and run off the inserting thread; the segments
+    /// stay searchable meanwhile).
     fn freeze(&mut self) -> Result<(), DictionaryError> {
         self.freeze_buffer()?;
-        while self.segments.len() >= 2 {
-            let n = self.segments.len();
-            if self.segments[n - 2].len() >= 2 * self.segments[n - 1].len() {
-                break;
-            }
-            let merged = self.merge(&self.segments[n - 2..])?;
-            self.segments.truncate(n - 2);
-            self.segments.push(merged);
-        }
-        Ok(())
+        self.freeze_merges()
     }
 
     fn freeze_buffer(&mut self) -> Result<(), DictionaryError> {
@@ -470,13 +477,70 @@ impl PlateDictionary {
         let fwd = fst::Map::from_iter(fwd.into_iter().map(|(k, h)| (k, u64::from(h))))?;
         let rev = fst::Map::from_iter(rev.into_iter().map(|(k, h)| (k, u64::from(h))))?;
         if !fwd.is_empty() {
-            self.segments.push(Segment { fwd, rev });
+            self.segments.push(Arc::new(Segment { fwd, rev }));
         }
         self.buffer = HashMap::new();
         Ok(())
     }
 
-    fn merge(&self, segs: &[Segment]) -> Result<Segment, DictionaryError> {
+    /// A merge too large to run inline, when one is due and none is outstanding: the two
+    /// newest segments when the older is less than twice the newer. Run it anywhere with
+    /// [`MergeJob::run`], then hand the result to [`PlateDictionary::install_merge`].
+    pub fn take_merge_job(&mut self) -> Option<MergeJob> {
+        let n = self.segments.len();
+        if self.merging || n < 2 {
+            return None;
+        }
+        let (older, newer) = (&self.segments[n - 2], &self.segments[n - 1]);
+        if older.len() >= 2 * newer.len() {
+            return None;
+        }
+        self.merging = true;
+        Some(MergeJob {
+            inputs: vec![older.clone(), newer.clone()],
+        })
+    }
+
+    /// Swaps a finished merge in for its inputs, if they are still segments (a
+    /// [`compact`](Self::compact) in between makes it moot); then inline merges may follow.
+    pub fn install_merge(&mut self, merged: MergedSegment) -> Result<(), DictionaryError> {
+        self.merging = false;
+        let positions: Vec<usize> = merged
+            .inputs
+            .iter()
+            .filter_map(|input| self.segments.iter().position(|s| Arc::ptr_eq(s, input)))
+            .collect();
+        if positions.len() != merged.inputs.len() {
+            return Ok(());
+        }
+        let at = positions.iter().copied().min().unwrap_or(0);
+        self.segments
+            .retain(|s| !merged.inputs.iter().any(|i| Arc::ptr_eq(s, i)));
+        self.segments
+            .insert(at.min(self.segments.len()), Arc::new(merged.segment));
+        self.freeze_merges()
+    }
+
+    /// Forgets an outstanding merge that failed.
+    pub fn abandon_merge(&mut self) {
+        self.merging = false;
+    }
+
+    fn freeze_merges(&mut self) -> Result<(), DictionaryError> {
+        while self.segments.len() >= 2 {
+            let n = self.segments.len();
+            let (older, newer) = (self.segments[n - 2].len(), self.segments[n - 1].len());
+            if older >= 2 * newer || older + newer > self.inline_merge_max {
+                break;
+            }
+            let merged = self.merge(&self.segments[n - 2..])?;
+            self.segments.truncate(n - 2);
+            self.segments.push(Arc::new(merged));
+        }
+        Ok(())
+    }
+
+    fn merge(&self, segs: &[Arc<Segment>]) -> Result<Segment, DictionaryError> {
         let union = |maps: Vec<&fst::Map<Vec<u8>>>| -> Result<fst::Map<Vec<u8>>, fst::Error> {
             let mut op = fst::map::OpBuilder::new();
             for m in maps {
@@ -497,6 +561,48 @@ impl PlateDictionary {
         let fwd = union(segs.iter().map(|s| &s.fwd).collect())?;
         let rev = union(segs.iter().map(|s| &s.rev).collect())?;
         Ok(Segment { fwd, rev })
+    }
+}
+
+/// Segments up to this many keys in all are merged inline, on the inserting thread.
+pub const INLINE_MERGE_MAX: usize = 65_536;
+
+/// A merge of two segments to run off the dictionary's lock (see
+/// [`PlateDictionary::take_merge_job`]). It keeps every key, dead or not; `compact` drops
+/// dead ones.
+pub struct MergeJob {
+    inputs: Vec<Arc<Segment>>,
+}
+
+/// The result of a [`MergeJob`].
+pub struct MergedSegment {
+    inputs: Vec<Arc<Segment>>,
+    segment: Segment,
+}
+
+impl MergeJob {
+    /// Builds the merged segment.
+    pub fn run(self) -> Result<MergedSegment, DictionaryError> {
+        let union = |maps: Vec<&fst::Map<Vec<u8>>>| -> Result<fst::Map<Vec<u8>>, fst::Error> {
+            let mut op = fst::map::OpBuilder::new();
+            for m in maps {
+                op.push(m);
+            }
+            let mut stream = op.union();
+            let mut b = fst::MapBuilder::memory();
+            while let Some((key, vals)) = stream.next() {
+                if let Some(v) = vals.first() {
+                    b.insert(key, v.value)?;
+                }
+            }
+            Ok(b.into_map())
+        };
+        let fwd = union(self.inputs.iter().map(|s| &s.fwd).collect())?;
+        let rev = union(self.inputs.iter().map(|s| &s.rev).collect())?;
+        Ok(MergedSegment {
+            inputs: self.inputs,
+            segment: Segment { fwd, rev },
+        })
     }
 }
 
@@ -529,6 +635,68 @@ mod tests {
         ids.iter()
             .map(|&i| d.plate(i).unwrap().to_owned())
             .collect()
+    }
+
+    /// Merges handed out as jobs, run late and installed between inserts (or made moot by
+    /// a compaction) never change what a search finds.
+    #[test]
+    fn merge_jobs_run_off_the_lock_keep_searches_exact() {
+        let plates: Vec<String> = (0..3_000u32)
+            .map(|i| {
+                format!(
+                    "{}{}{:04}",
+                    (b'A' + (i % 26) as u8) as char,
+                    (b'K' + (i % 7) as u8) as char,
+                    i * 7 % 10_000
+                )
+            })
+            .collect();
+        let mut d = PlateDictionary::with_segment_size(8);
+        d.set_inline_merge_max(64);
+        let mut pending: Option<MergeJob> = None;
+        let mut installed = 0;
+        for (i, p) in plates.iter().enumerate() {
+            d.upsert(token(p), p, i as i64).unwrap();
+            if i % 97 == 0 {
+                if let Some(job) = pending.take() {
+                    d.install_merge(job.run().unwrap()).unwrap();
+                    installed += 1;
+                }
+                pending = d.take_merge_job();
+            }
+            if i == 2_000 {
+                d.compact().unwrap(); // an outstanding job becomes moot
+            }
+        }
+        if let Some(job) = pending.take() {
+            d.install_merge(job.run().unwrap()).unwrap();
+        }
+        assert!(
+            installed > 3,
+            "jobs were handed out and installed: {installed}"
+        );
+        for pattern in ["A*", "?K*", "*07", "B?00*"] {
+            let w = Wildcard::parse(pattern).unwrap();
+            let mut want: Vec<&str> = plates
+                .iter()
+                .map(String::as_str)
+                .filter(|p| w.matches(p))
+                .collect();
+            want.sort();
+            let mut got = plates_of(&d, &d.wildcard(&w, i64::MIN));
+            got.sort();
+            assert_eq!(got, want, "{pattern}");
+        }
+        let f = Fuzzy::new(&plates[1234], 1).unwrap();
+        let mut want: Vec<&str> = plates
+            .iter()
+            .map(String::as_str)
+            .filter(|p| f.matches(p))
+            .collect();
+        want.sort();
+        let mut got = plates_of(&d, &d.fuzzy(&f, i64::MIN));
+        got.sort();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -56,23 +56,52 @@ impl Dictionaries {
             return;
         };
         // One batch is one tenant's.
-        let dictionary = self.tenant(first.tenant);
-        let mut dictionary = match dictionary.write() {
-            Ok(d) => d,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for update in updates {
-            let plate = match update.plate.as_deref() {
-                Some(text) => text.to_string(),
-                None => match dictionary
-                    .id_of(&update.token)
-                    .and_then(|id| dictionary.plate(id))
-                {
-                    Some(text) => text.to_string(),
-                    None => continue,
-                },
+        let shared = self.tenant(first.tenant);
+        let job = {
+            let mut dictionary = match shared.write() {
+                Ok(d) => d,
+                Err(poisoned) => poisoned.into_inner(),
             };
-            dictionary.upsert(update.token, &plate, update.last_seen);
+            for update in updates {
+                let plate = match update.plate.as_deref() {
+                    Some(text) => text.to_string(),
+                    None => match dictionary
+                        .id_of(&update.token)
+                        .and_then(|id| dictionary.plate(id))
+                    {
+                        Some(text) => text.to_string(),
+                        None => continue,
+                    },
+                };
+                dictionary.upsert(update.token, &plate, update.last_seen);
+            }
+            dictionary.take_merge_job()
+        };
+        // A large merge of the dictionary's index runs on its own thread: apply and
+        // searches go on with the unmerged segments meanwhile.
+        if let Some(job) = job {
+            let worker = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("dictionary-merge".into())
+                .spawn(move || {
+                    let merged = job.run();
+                    let mut dictionary = match worker.write() {
+                        Ok(d) => d,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    let installed = merged.and_then(|m| dictionary.install_merge(m));
+                    if let Err(e) = installed {
+                        dictionary.abandon_merge();
+                        tracing::warn!(error = %e, "plate dictionary merge failed; segments left as they were");
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "could not start a plate dictionary merge");
+                match shared.write() {
+                    Ok(mut d) => d.abandon_merge(),
+                    Err(poisoned) => poisoned.into_inner().abandon_merge(),
+                }
+            }
         }
     }
 }

@@ -47,9 +47,46 @@ pub(crate) fn current_engine_name(dir: &Path) -> Result<String> {
             }
             Ok(name.to_string())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FIRST_ENGINE.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Without a pointer only engine-0 can be live (`prepare` writes the pointer
+            // before any snapshot install). A later engine without one means the pointer
+            // was lost: opening engine-0 would start the node empty and `prepare` would
+            // delete the real engine as stale, so refuse instead.
+            if let Some(later) = later_engines(dir)?.first() {
+                return Err(Error::corrupt(
+                    "engine pointer",
+                    format!(
+                        "{} is missing but {later} exists; refusing to start rather than open \
+                         an empty engine-0 and remove {later}. Write the name of the live engine \
+                         directory into ENGINE (the newest complete one), or move the engine \
+                         directories away to start this node empty",
+                        pointer.display()
+                    ),
+                ));
+            }
+            Ok(FIRST_ENGINE.to_string())
+        }
         Err(e) => Err(Error::io(pointer, e)),
     }
+}
+
+/// Engine directories other than engine-0, newest first.
+fn later_engines(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir.to_path_buf(), e)),
+    };
+    let mut later: Vec<(u64, String)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir.to_path_buf(), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(generation) = engine_generation(&name).filter(|g| *g > 0) {
+            later.push((generation, name));
+        }
+    }
+    later.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(later.into_iter().map(|(_, name)| name).collect())
 }
 
 fn engine_generation(name: &str) -> Option<u64> {
@@ -126,6 +163,11 @@ impl Layout {
             }
         }
         let current = current_engine_name(&self.root)?;
+        if !self.root.join(ENGINE_POINTER).exists() {
+            // From the first start on, the pointer always exists: a missing one is then
+            // an anomaly that `current_engine_name` refuses to guess about.
+            set_current_engine(&self.root, &current)?;
+        }
         for entry in fs::read_dir(&self.root).at(&self.root)? {
             let entry = entry.at(&self.root)?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -264,6 +306,42 @@ mod tests {
 
         fs::write(dir.path().join("ENGINE"), "../elsewhere").unwrap();
         assert!(current_engine_dir(dir.path()).is_err());
+    }
+
+    /// Finding 7 of the engine review: a node whose ENGINE pointer is lost must not start
+    /// empty on engine-0 and delete its real engine as "stale".
+    #[test]
+    fn a_missing_engine_pointer_refuses_to_start_instead_of_deleting_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["engine-0", "engine-3", "engine-4"] {
+            fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        fs::write(dir.path().join("engine-4/CURRENT"), "MANIFEST-000001").unwrap();
+        let err = current_engine_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("engine-4") && err.contains("ENGINE"), "{err}");
+        assert!(Layout::new(dir.path()).prepare().is_err());
+        assert!(
+            dir.path().join("engine-4/CURRENT").exists(),
+            "the real engine is kept"
+        );
+        assert!(dir.path().join("engine-3").exists());
+        // Once the operator restores the pointer, the node starts and cleans up.
+        set_current_engine(dir.path(), "engine-4").unwrap();
+        Layout::new(dir.path()).prepare().unwrap();
+        assert!(dir.path().join("engine-4/CURRENT").exists());
+        assert!(!dir.path().join("engine-3").exists());
+    }
+
+    #[test]
+    fn the_first_start_writes_the_engine_pointer() {
+        let dir = tempfile::tempdir().unwrap();
+        Layout::new(dir.path()).prepare().unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("ENGINE"))
+                .unwrap()
+                .trim(),
+            "engine-0"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sightline_query::frequency::{frequency, FrequencyQuery};
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
 
 use super::body::{exact_plate, CoLocationBody, ConvoyBody, FrequencyBody};
-use super::{blocking, body_bytes, default_to, json_response, prepare};
+use super::{answer, body_bytes, default_to, prepare, render};
 use crate::audit::{self, Terms};
 use crate::body::{audit_fields, bounded, parse_body, time_range};
 use crate::error::{ApiError, ErrorCode};
@@ -48,7 +48,7 @@ pub async fn search_co_location(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body: CoLocationBody = parse_body(&body_bytes(body)?)?;
-    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let bodies = body
         .places
         .as_deref()
@@ -108,7 +108,7 @@ pub async fn search_co_location(
         limit,
     };
     let now = now_ms();
-    let (hits, body) = blocking(move || {
+    answer(&tenant_name, &terms, &audited, move || {
         let answer = co_location(&engine, &query, now)?;
         let json = PlatesJson {
             total: answer.total,
@@ -123,14 +123,9 @@ pub async fn search_co_location(
                 .collect(),
             took_ms: started.elapsed().as_millis() as u64,
         };
-        Ok((
-            json.total as u64,
-            serde_json::to_vec(&json).map_err(ApiError::internal)?,
-        ))
+        Ok((json.total as u64, render(&json)?))
     })
-    .await?;
-    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
-    Ok(json_response(body))
+    .await
 }
 
 #[derive(Serialize)]
@@ -148,7 +143,7 @@ pub async fn search_convoy(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body: ConvoyBody = parse_body(&body_bytes(body)?)?;
-    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let plate = exact_plate(body.plate.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
     let window_s = bounded("window_s", body.window_s, 1, MAX_WINDOW_S, 60)? as u32;
@@ -172,7 +167,7 @@ pub async fn search_convoy(
         limit,
     };
     let now = now_ms();
-    let (hits, body) = blocking(move || {
+    answer(&tenant_name, &terms, &audited, move || {
         let answer = convoy(&engine, &query, now)?;
         let json = PlatesJson {
             total: answer.total,
@@ -187,14 +182,9 @@ pub async fn search_convoy(
                 .collect(),
             took_ms: started.elapsed().as_millis() as u64,
         };
-        Ok((
-            json.total as u64,
-            serde_json::to_vec(&json).map_err(ApiError::internal)?,
-        ))
+        Ok((json.total as u64, render(&json)?))
     })
-    .await?;
-    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
-    Ok(json_response(body))
+    .await
 }
 
 #[derive(Serialize)]
@@ -222,7 +212,7 @@ pub async fn search_frequency(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body: FrequencyBody = parse_body(&body_bytes(body)?)?;
-    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let plate = exact_plate(body.plate.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
     let (engine, tenant) = prepare(&state, body.consistency, &tenant_name).await?;
@@ -240,7 +230,7 @@ pub async fn search_frequency(
         to,
     };
     let now = now_ms();
-    let (hits, body) = blocking(move || {
+    answer(&tenant_name, &terms, &audited, move || {
         let answer = frequency(&engine, &query, now)?;
         let json = FrequencyJson {
             total: answer.total,
@@ -258,12 +248,7 @@ pub async fn search_frequency(
             by_weekday: answer.by_weekday,
             took_ms: started.elapsed().as_millis() as u64,
         };
-        Ok((
-            json.total,
-            serde_json::to_vec(&json).map_err(ApiError::internal)?,
-        ))
+        Ok((json.total, render(&json)?))
     })
-    .await?;
-    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
-    Ok(json_response(body))
+    .await
 }

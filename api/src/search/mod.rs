@@ -79,6 +79,25 @@ pub(crate) fn json_response(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// Renders an answer body.
+pub(crate) fn render<T: Serialize>(answer: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(answer).map_err(ApiError::internal)
+}
+
+/// The tail every search shares: runs `work` (query and render, returning the hit count and
+/// the body) off the async runtime, then writes the search to the audit trail with the hit
+/// count, then answers.
+pub(crate) async fn answer(
+    tenant: &str,
+    terms: &Terms,
+    (case_number, reason): &(String, String),
+    work: impl FnOnce() -> Result<(u64, Vec<u8>), ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (hits, body) = blocking(work).await?;
+    audit::search(tenant, terms, case_number, reason, hits);
+    Ok(json_response(body))
+}
+
 /// The latest time a search range may end by default.
 pub(crate) fn default_to() -> i64 {
     now_ms() + MAX_FUTURE_MS
@@ -88,16 +107,15 @@ fn area_kind(area: &Option<AreaBody>) -> Vec<&'static str> {
     area.as_ref().map(AreaBody::kind).into_iter().collect()
 }
 
-/// Runs a read query and renders its page; returns the hit count for the audit.
-async fn run_reads(
+/// A read query's work: runs it and renders its page; the hit count is its total.
+fn read_page(
     engine: Arc<Engine>,
     query: ReadQuery,
     explain: bool,
     started: Instant,
-) -> Result<(u64, Response), ApiError> {
-    let now = now_ms();
-    let (total, body) = blocking(move || {
-        let page = search_reads(&engine, &query, now)?;
+) -> impl FnOnce() -> Result<(u64, Vec<u8>), ApiError> + Send + 'static {
+    move || {
+        let page = search_reads(&engine, &query, now_ms())?;
         let answer = PageJson {
             hits: page.hits.iter().map(Hit::of).collect(),
             total: page.total,
@@ -106,11 +124,8 @@ async fn run_reads(
             took_ms: started.elapsed().as_millis() as u64,
             explain: explain.then_some(&page.explain),
         };
-        let body = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
-        Ok((page.total, body))
-    })
-    .await?;
-    Ok((total, json_response(body)))
+        Ok((page.total, render(&answer)?))
+    }
 }
 
 /// `POST /v1/tenants/{tenant}/search/plates`
@@ -121,7 +136,7 @@ pub async fn search_plates(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body: PlateSearchBody = parse_body(&body_bytes(body)?)?;
-    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     no_grants(&body.tenants)?;
     let plate = plate_match(&body)?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
@@ -162,9 +177,13 @@ pub async fn search_plates(
         limit,
         cursor,
     };
-    let (hits, response) = run_reads(engine, query, body.explain, started).await?;
-    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
-    Ok(response)
+    answer(
+        &tenant_name,
+        &terms,
+        &audited,
+        read_page(engine, query, body.explain, started),
+    )
+    .await
 }
 
 /// `POST /v1/tenants/{tenant}/search/area`
@@ -175,7 +194,7 @@ pub async fn search_area(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let body: AreaSearchBody = parse_body(&body_bytes(body)?)?;
-    let (case_number, reason) = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
+    let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     no_grants(&body.tenants)?;
     let area = body
         .area
@@ -206,7 +225,11 @@ pub async fn search_area(
         limit,
         cursor,
     };
-    let (hits, response) = run_reads(engine, query, body.explain, started).await?;
-    audit::search(&tenant_name, &terms, &case_number, &reason, hits);
-    Ok(response)
+    answer(
+        &tenant_name,
+        &terms,
+        &audited,
+        read_page(engine, query, body.explain, started),
+    )
+    .await
 }

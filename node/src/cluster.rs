@@ -34,7 +34,9 @@ impl RaftCluster {
 fn unavailable(e: RaftError) -> ProposeError {
     match e {
         RaftError::Storage(e) => ProposeError::Storage(e),
-        RaftError::Membership(why) => ProposeError::Refused(why),
+        RaftError::Membership(why) | RaftError::NotAClientCommand(why) => {
+            ProposeError::Refused(why)
+        }
         other => ProposeError::Unavailable(other.to_string()),
     }
 }

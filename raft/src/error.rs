@@ -29,6 +29,10 @@ pub enum Error {
     /// in progress, or the node was already initialized).
     #[error("membership change refused: {0}")]
     Membership(String),
+    /// A proposal that is not a client command (membership changes go through the
+    /// membership API, never through `propose`).
+    #[error("refused: {0}")]
+    NotAClientCommand(String),
     /// The configuration is invalid.
     #[error("invalid raft config: {0}")]
     Config(String),

@@ -272,6 +272,12 @@ impl RaftNode {
     /// committed and applied on this node (the leader). On a follower it fails with
     /// [`Error::ForwardToLeader`], naming the leader when known.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome> {
+        if !command.is_client_command() {
+            return Err(Error::NotAClientCommand(
+                "propose orders client commands only; membership changes use the membership API"
+                    .into(),
+            ));
+        }
         match self.raft.client_write(command).await {
             Ok(response) => Ok(response.data),
             Err(e) => Err(write_error(e)),

@@ -92,6 +92,13 @@ impl RaftService for RaftGrpc {
         let request = request.into_inner();
         self.check_target(request.target)?;
         let command: sightline_storage::Command = decode("forwarded command", &request.body)?;
+        // A peer may forward client commands only: a membership command applied as data
+        // would overwrite the stored membership on every replica.
+        if !command.is_client_command() {
+            return Err(Status::invalid_argument(
+                "propose orders client commands only; membership changes use the membership API",
+            ));
+        }
         match self.raft.client_write(command).await {
             Ok(response) => reply(&response.data),
             Err(openraft::error::RaftError::APIError(e)) => {

@@ -188,6 +188,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .into_iter()
             .map(|entry| {
                 let command = match entry.payload {
+                    // Membership is stored only from membership entries: a normal entry that
+                    // carries one (which `propose` now refuses) changes nothing but the
+                    // applied position, identically on every replica.
+                    EntryPayload::Normal(command) if !command.is_client_command() => Command::Noop,
                     EntryPayload::Normal(command) => command,
                     EntryPayload::Blank => Command::Noop,
                     EntryPayload::Membership(membership) => Command::Membership {

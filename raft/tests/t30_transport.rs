@@ -165,6 +165,31 @@ async fn requests_for_another_node_or_with_garbage_bodies_are_refused() {
     assert_eq!(closed.code(), Code::Unavailable);
 }
 
+/// Finding 4 of the engine review: the propose call applied any command as data,
+/// membership included, which could leave every replica unable to restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_refuses_a_membership_command_from_a_peer_and_locally() {
+    let running = running_node().await;
+    let mut client = grpc(&running.node).await;
+    let forged = sightline_storage::Command::Membership {
+        config: b"{\"log_id\":null,\"membership\":{}}".to_vec(),
+    };
+    let body = forged.encode();
+    let refused = client
+        .propose(RaftRequest { target: 7, body })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        matches!(
+            running.node.propose(forged).await,
+            Err(sightline_raft::Error::NotAClientCommand(_))
+        ),
+        "a local propose of a membership command is refused too"
+    );
+    running.node.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_file_name_that_escapes_the_directory_is_refused() {
     let running = running_node().await;

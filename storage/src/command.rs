@@ -137,6 +137,13 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether a client (through `propose`, locally or forwarded from a peer) may order this
+    /// command. `Membership` is internal: the state machine makes it from openraft's
+    /// membership entries, and it must never arrive as data.
+    pub fn is_client_command(&self) -> bool {
+        !matches!(self, Command::Membership { .. })
+    }
+
     /// Compact binary encoding for logs and the wire.
     pub fn encode(&self) -> Vec<u8> {
         match postcard::to_allocvec(self) {

@@ -86,6 +86,14 @@ fn a_returning_node_and_a_new_node_catch_up() -> Result<()> {
     // Node 4 joins empty; the leader's log no longer reaches back to the start.
     cluster.add_member(4)?;
     let pid = cluster.node(leader)?.pid().context("leader pid")?;
+    // Settle the leader's engine first (memtables flushed, background compactions done), so
+    // the peak measured below is the sending, not a memtable switch (each new memtable of an
+    // index family allocates and zeroes its prefix bloom) or a compaction that happens to
+    // fall into the window.
+    let (status, answer) = cluster
+        .node(leader)?
+        .post_json("/v1/admin/compact", &json!({}))?;
+    assert_eq!(status, 200, "{answer}");
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5")?; // reset the peak-RSS mark
     let rss_before = status_kib(pid, "VmRSS:")?;
     cluster.restart(4)?;
@@ -139,8 +147,12 @@ fn a_returning_node_and_a_new_node_catch_up() -> Result<()> {
     let state_kib = dir_bytes(&leader_dir) / 1024;
     let growth = peak.saturating_sub(rss_before);
     eprintln!("leader RSS before {rss_before} KiB, peak while sending {peak} KiB (+{growth} KiB); state on disk {state_kib} KiB");
+    // Buffering the state would grow the peak by the whole state (~130 MB here). The bound
+    // is half of it: on this 2-core machine the peak also moves by 1–50 MB with what the
+    // leader's RocksDB does in the window (a memtable switch allocates and zeroes three
+    // 6.4 MB prefix blooms; compactions read and write blocks), which made a quarter flaky.
     assert!(
-        growth * 4 < state_kib,
+        growth * 2 < state_kib,
         "sender's peak RSS grew by {growth} KiB for a {state_kib} KiB state"
     );
     Ok(())

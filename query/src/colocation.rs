@@ -209,14 +209,19 @@ pub fn co_location(engine: &Engine, query: &CoLocationQuery, now: i64) -> Result
     let total = qualifying.len();
     qualifying.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then_with(|| a.0.cmp(&b.0)));
     qualifying.truncate(query.limit);
+    // The returned plates' reads, gathered in one pass over the places.
+    let wanted: std::collections::HashSet<Token> = qualifying.iter().map(|q| q.1).collect();
+    let mut reads_of: HashMap<Token, Vec<RecordKey>> = HashMap::new();
+    for r in per_place
+        .iter()
+        .flatten()
+        .filter(|r| wanted.contains(&r.plate))
+    {
+        reads_of.entry(r.plate).or_default().push(r.key);
+    }
     let mut plates = Vec::with_capacity(qualifying.len());
     for (plate, token, places) in qualifying {
-        let mut keys: Vec<RecordKey> = per_place
-            .iter()
-            .flatten()
-            .filter(|r| r.plate == token)
-            .map(|r| r.key)
-            .collect();
+        let mut keys = reads_of.remove(&token).unwrap_or_default();
         keys.sort_unstable_by_key(|k| std::cmp::Reverse((k.ts, k.id)));
         keys.dedup();
         counters.1 += keys.len() as u64;

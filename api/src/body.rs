@@ -31,6 +31,13 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
+/// Reads a request's body (413 past the limit) and parses it into `T`.
+pub fn parse_request<T: DeserializeOwned>(
+    raw: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<T, ApiError> {
+    parse_body(&crate::ingest::body_bytes(raw)?)
+}
+
 /// Parses a JSON body into `T`, naming the field of any problem.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -48,7 +48,7 @@ pub struct CoLocationQuery {
 }
 
 /// A plate seen in enough places.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CoLocated {
     /// Normalized plate.
     pub plate: String,

@@ -39,7 +39,7 @@ pub struct ConvoyQuery {
 }
 
 /// A plate travelling with the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Companion {
     /// Normalized plate.
     pub plate: String,

@@ -12,9 +12,9 @@ use sightline_query::frequency::{frequency, FrequencyQuery};
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
 
 use super::body::{exact_plate, CoLocationBody, ConvoyBody, FrequencyBody};
-use super::{answer, body_bytes, default_to, prepare, render};
+use super::{answer, default_to, prepare, render};
 use crate::audit::{self, Terms};
-use crate::body::{audit_fields, bounded, parse_body, time_range};
+use crate::body::{audit_fields, bounded, parse_request, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
@@ -25,13 +25,6 @@ const MAX_PLATES: u64 = 1000;
 const MAX_WINDOW_S: u64 = 3600;
 
 type RawBody = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
-
-#[derive(Serialize)]
-struct CoLocatedJson {
-    plate: String,
-    places: Vec<usize>,
-    read_ids: Vec<String>,
-}
 
 #[derive(Serialize)]
 struct PlatesJson<T> {
@@ -47,7 +40,7 @@ pub async fn search_co_location(
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: CoLocationBody = parse_body(&body_bytes(body)?)?;
+    let body: CoLocationBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let bodies = body
         .places
@@ -112,27 +105,12 @@ pub async fn search_co_location(
         let answer = co_location(&engine, &query, now)?;
         let json = PlatesJson {
             total: answer.total,
-            plates: answer
-                .plates
-                .into_iter()
-                .map(|p| CoLocatedJson {
-                    plate: p.plate,
-                    places: p.places,
-                    read_ids: p.read_ids,
-                })
-                .collect(),
+            plates: answer.plates,
             took_ms: started.elapsed().as_millis() as u64,
         };
         Ok((json.total as u64, render(&json)?))
     })
     .await
-}
-
-#[derive(Serialize)]
-struct CompanionJson {
-    plate: String,
-    co_occurrences: usize,
-    read_ids: Vec<String>,
 }
 
 /// `POST /v1/tenants/{tenant}/search/convoy`
@@ -142,7 +120,7 @@ pub async fn search_convoy(
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: ConvoyBody = parse_body(&body_bytes(body)?)?;
+    let body: ConvoyBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let plate = exact_plate(body.plate.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
@@ -171,15 +149,7 @@ pub async fn search_convoy(
         let answer = convoy(&engine, &query, now)?;
         let json = PlatesJson {
             total: answer.total,
-            plates: answer
-                .plates
-                .into_iter()
-                .map(|p| CompanionJson {
-                    plate: p.plate,
-                    co_occurrences: p.co_occurrences,
-                    read_ids: p.read_ids,
-                })
-                .collect(),
+            plates: answer.plates,
             took_ms: started.elapsed().as_millis() as u64,
         };
         Ok((json.total as u64, render(&json)?))
@@ -211,7 +181,7 @@ pub async fn search_frequency(
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: FrequencyBody = parse_body(&body_bytes(body)?)?;
+    let body: FrequencyBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let plate = exact_plate(body.plate.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;

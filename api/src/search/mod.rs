@@ -19,7 +19,7 @@ use sightline_storage::time::now_ms;
 use sightline_storage::{Engine, TenantInfo};
 
 use crate::audit::{self, Terms};
-use crate::body::{audit_fields, bounded, parse_body, time_range};
+use crate::body::{audit_fields, bounded, parse_request, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::Hit;
 use crate::AppState;
@@ -40,13 +40,6 @@ struct PageJson<'a> {
     took_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<&'a Explain>,
-}
-
-/// The request body, or the 400 for a body that is not one.
-pub(crate) fn body_bytes(
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::body::Bytes, ApiError> {
-    crate::ingest::body_bytes(body)
 }
 
 /// Takes the read barrier the consistency asks for, then finds the tenant.
@@ -135,7 +128,7 @@ pub async fn search_plates(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: PlateSearchBody = parse_body(&body_bytes(body)?)?;
+    let body: PlateSearchBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     no_grants(&body.tenants)?;
     let plate = plate_match(&body)?;
@@ -193,7 +186,7 @@ pub async fn search_area(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: AreaSearchBody = parse_body(&body_bytes(body)?)?;
+    let body: AreaSearchBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     no_grants(&body.tenants)?;
     let area = body

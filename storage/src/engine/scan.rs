@@ -37,11 +37,12 @@ impl Ord for Cursor<'_> {
     }
 }
 
-/// The current entry of an iterator positioned inside `prefix`, if any.
-fn current(
-    iter: &DBRawIteratorWithThreadMode<'_, DB>,
+/// The current entry of an iterator positioned inside `prefix`, if any, with its value
+/// borrowed from the iterator (no copy per entry).
+fn current<'a>(
+    iter: &'a DBRawIteratorWithThreadMode<'_, DB>,
     prefix: &[u8],
-) -> Result<Option<(IndexKey, Vec<u8>)>> {
+) -> Result<Option<(IndexKey, &'a [u8])>> {
     if !iter.valid() {
         iter.status()?;
         return Ok(None);
@@ -53,7 +54,7 @@ fn current(
         return Ok(None);
     }
     let entry = IndexKey::decode(key).ok_or(StorageError::corrupt("index key", "bad length"))?;
-    Ok(Some((entry, value.to_vec())))
+    Ok(Some((entry, value)))
 }
 
 impl Engine {
@@ -109,22 +110,12 @@ impl Engine {
         }
         let prefix = IndexKey::prefix(tenant, token);
         let mut iter = self.index_iterator(index, tenant, token, from, before, None)?;
-        while iter.valid() {
-            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
-                break;
-            };
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let Some(entry) = IndexKey::decode(key) else {
-                return Err(StorageError::corrupt("index key", "bad length"));
-            };
+        while let Some((entry, value)) = current(&iter, &prefix)? {
             if !visit(&entry, value) {
                 return Ok(());
             }
             iter.prev();
         }
-        iter.status()?;
         Ok(())
     }
 
@@ -163,7 +154,7 @@ impl Engine {
             let Some((entry, value)) = current(&top.iter, &top.prefix)? else {
                 continue;
             };
-            if !visit(&entry, &value) {
+            if !visit(&entry, value) {
                 return Ok(());
             }
             top.iter.prev();

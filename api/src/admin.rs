@@ -132,11 +132,10 @@ pub async fn compact(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
 /// replicas that applied the same index answer the same checksum.
 pub async fn checksum(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let engine = state.engine();
-    let (applied, checksum) =
-        tokio::task::spawn_blocking(move || engine.checksum(sightline_storage::time::now_ms()))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+    let (applied, checksum) = tokio::task::spawn_blocking(move || engine.checksum())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     Ok(Json(
         json!({"applied_index": applied.map(|p| p.index).unwrap_or(0), "checksum": checksum}),
     ))

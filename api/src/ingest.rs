@@ -196,11 +196,20 @@ async fn handle(
         .map_err(ApiError::internal)??;
     let accepted = records.len();
     let (ids, outcome) = ingest(&state, &tenant, kind, records).await?;
-    let duplicates = match outcome {
-        ApplyOutcome::Written { duplicates, .. } => duplicates,
-        _ => 0,
+    let (duplicates, expired) = match outcome {
+        ApplyOutcome::Written {
+            duplicates,
+            expired,
+            ..
+        } => (duplicates, expired),
+        _ => (0, 0),
     };
     let mut body = json!({"accepted": accepted, "duplicates": duplicates});
+    if expired > 0 {
+        // Older than the tenant's retention watermark when the batch was applied: dropped
+        // on every replica alike (a late re-send of data already expired).
+        body["expired"] = json!(expired);
+    }
     if !matches!(kind, RecordKind::Series) {
         body["ids"] = json!(ids);
     }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod audit;
 pub mod body;
 pub mod error;
+pub mod faults;
 pub mod ingest;
 pub mod json;
 pub mod proposer;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub engine: SharedEngine,
     /// Orders and applies commands; membership (write side).
     pub cluster: Arc<dyn Cluster>,
+    /// Whether `POST /v1/admin/faults` is served (`--enable-fault-injection`).
+    pub fault_injection: bool,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/compact", post(admin::compact))
         .route("/v1/admin/checksum", get(admin::checksum))
+        .route("/v1/admin/faults", post(faults::post_faults))
         .route("/v1/admin/cluster", get(admin::cluster_status))
         .route("/v1/admin/cluster/nodes", post(admin::add_node))
         .route(

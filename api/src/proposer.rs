@@ -7,6 +7,8 @@ use serde_json::Value;
 use sightline_storage::{ApplyOutcome, Command, StorageError};
 use thiserror::Error;
 
+use crate::faults::OutgoingFaults;
+
 /// Why a cluster operation did not happen.
 #[derive(Debug, Error)]
 pub enum ProposeError {
@@ -49,4 +51,16 @@ pub trait Cluster: Send + Sync + 'static {
     /// Whether this node has joined a cluster with a leader and applied everything that
     /// leader has committed.
     fn ready(&self) -> BoxFuture<'static, bool>;
+
+    /// The fault rules on this node's outgoing replication traffic.
+    fn outgoing_faults(&self) -> OutgoingFaults {
+        OutgoingFaults::default()
+    }
+
+    /// Replaces them (fault injection). A cluster with no network refuses.
+    fn set_outgoing_faults(&self, _faults: OutgoingFaults) -> Result<(), ProposeError> {
+        Err(ProposeError::Refused(
+            "this node has no replication traffic to break".into(),
+        ))
+    }
 }

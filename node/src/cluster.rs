@@ -11,8 +11,11 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use openraft::ServerState;
 use serde_json::{json, Value};
+use sightline_api::faults::OutgoingFaults;
 use sightline_api::{Cluster, ProposeError};
+use sightline_raft::faults::FaultRules;
 use sightline_raft::{Error as RaftError, Node, RaftNode};
+use sightline_storage::time::format_rfc3339_ms;
 use sightline_storage::{ApplyOutcome, Command};
 
 /// How long a write or a read barrier waits through elections before answering 503.
@@ -91,6 +94,8 @@ pub fn status_json(raft: &RaftNode) -> Value {
         "term": metrics.current_term,
         "commit_index": metrics.last_applied.map(|l| l.index).unwrap_or(0),
         "last_log_index": last_index,
+        // The replicated clock retention lives by (null until the leader's first tick).
+        "cluster_time": raft.engine().load().cluster_clock().map(format_rfc3339_ms),
         "members": members,
     })
 }
@@ -142,6 +147,24 @@ async fn relay(
 }
 
 impl Cluster for RaftCluster {
+    fn outgoing_faults(&self) -> OutgoingFaults {
+        let rules = self.raft.faults().rules();
+        OutgoingFaults {
+            drop_to: rules.drop_to.into_iter().collect(),
+            delay_to: rules.delay_to.into_iter().collect(),
+            delay_ms: rules.delay_ms,
+        }
+    }
+
+    fn set_outgoing_faults(&self, faults: OutgoingFaults) -> Result<(), ProposeError> {
+        self.raft.faults().set(FaultRules {
+            drop_to: faults.drop_to.into_iter().collect(),
+            delay_to: faults.delay_to.into_iter().collect(),
+            delay_ms: faults.delay_ms,
+        });
+        Ok(())
+    }
+
     fn propose(&self, command: Command) -> BoxFuture<'static, Result<ApplyOutcome, ProposeError>> {
         let raft = self.raft.clone();
         async move {

@@ -54,6 +54,8 @@ pub struct RaftSettings {
     pub snapshot_after_entries: u64,
     /// Entries kept below a snapshot for briefly lagging followers.
     pub entries_kept_after_snapshot: u64,
+    /// How often the leader proposes the cluster clock, which retention lives by.
+    pub clock_interval_ms: u64,
 }
 
 impl Default for RaftSettings {
@@ -66,6 +68,7 @@ impl Default for RaftSettings {
             // log, a second copy of recent data, stays short.
             snapshot_after_entries: 500,
             entries_kept_after_snapshot: 100,
+            clock_interval_ms: 5_000,
         }
     }
 }

@@ -37,6 +37,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     let master = load_master_key(Some(&data_dir.join("master.key")), true)?;
     let http_addr = listener.local_addr()?.to_string();
     let spec = NodeSpec {
+        fault_injection: false,
         node_id: 1,
         data_dir: &data_dir,
         raft_addr: "127.0.0.1:0",

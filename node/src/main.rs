@@ -43,12 +43,19 @@ enum Commands {
         /// The TOML configuration (see docs/operations.md).
         #[arg(long)]
         config: PathBuf,
+        /// Serve `POST /v1/admin/faults` (drop or delay replication traffic, skew the
+        /// clock). For chaos testing only.
+        #[arg(long)]
+        enable_fault_injection: bool,
     },
     /// Form a new cluster of the configured peers on this node, then serve.
     Init {
         /// The TOML configuration (see docs/operations.md).
         #[arg(long)]
         config: PathBuf,
+        /// See `serve --enable-fault-injection`.
+        #[arg(long)]
+        enable_fault_injection: bool,
     },
 }
 
@@ -71,13 +78,19 @@ fn main() -> Result<()> {
                 http,
                 no_data,
             } => demo::run(data_dir, http, !no_data).await,
-            Commands::Serve { config } => {
+            Commands::Serve {
+                config,
+                enable_fault_injection,
+            } => {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
-                server::serve(config, false).await
+                server::serve(config, false, enable_fault_injection).await
             }
-            Commands::Init { config } => {
+            Commands::Init {
+                config,
+                enable_fault_injection,
+            } => {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
-                server::serve(config, true).await
+                server::serve(config, true, enable_fault_injection).await
             }
         }
     })

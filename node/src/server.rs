@@ -65,6 +65,8 @@ pub struct NodeSpec<'a> {
     pub bootstrap: Bootstrap,
     /// Certificates for mutual TLS between nodes; plain gRPC when `None`.
     pub tls: Option<&'a crate::config::TlsConfig>,
+    /// Serve `POST /v1/admin/faults` (`--enable-fault-injection`).
+    pub fault_injection: bool,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -79,6 +81,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         settings,
         bootstrap,
         tls,
+        fault_injection,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -98,6 +101,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     raft_config.election_timeout_max = Duration::from_millis(settings.election_timeout_max_ms);
     raft_config.snapshot_after_entries = settings.snapshot_after_entries;
     raft_config.entries_kept_after_snapshot = settings.entries_kept_after_snapshot;
+    raft_config.clock_interval = Duration::from_millis(settings.clock_interval_ms.max(1));
     raft_config.tls = tls.map(|t| sightline_raft::TlsFiles {
         cert: t.cert.clone(),
         key: t.key.clone(),
@@ -129,6 +133,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     let state = AppState {
         engine,
         cluster: Arc::new(RaftCluster::new(raft.clone())),
+        fault_injection,
     };
     Ok(StartedNode { state, raft })
 }
@@ -181,7 +186,7 @@ fn write_admin_token(data_dir: &Path) -> Result<()> {
 }
 
 /// `sightline serve --config` (and `init`, which first forms the cluster).
-pub async fn serve(config: Config, init: bool) -> Result<()> {
+pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<()> {
     let master = load_master_key(config.master_key_file.as_deref(), init)?;
     let bootstrap = match (init, config.peers.len() > 1) {
         (true, _) => Bootstrap::Peers,
@@ -209,7 +214,11 @@ pub async fn serve(config: Config, init: bool) -> Result<()> {
         settings: &config.raft,
         bootstrap,
         tls: config.tls.as_ref(),
+        fault_injection,
     };
+    if fault_injection {
+        tracing::warn!("fault injection is enabled: POST /v1/admin/faults can break this node's replication and skew its clock");
+    }
     let node = start_node(spec, master).await?;
     if init {
         write_admin_token(&config.data_dir)?;

@@ -41,7 +41,16 @@ fn expired_reads_are_hidden_then_compacted_away() -> Result<()> {
     let (_, total, _) = node.search_all("short", json!({"plate": "OLD3DAY"}))?;
     assert_eq!(total, 50, "within 30 days everything is visible");
 
-    // Retention drops to one day: the old reads vanish from answers at once.
+    // Retention drops to one day: once the cluster clock runs (the leader's first tick after
+    // its election), the old reads vanish from answers at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while node.get("/v1/admin/cluster")?.1["cluster_time"].is_null() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster clock never ticked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     node.create_tenant("short", 1)?;
     let (hits, total, _) = node.search_all("short", json!({"plate": "OLD3DAY"}))?;
     assert_eq!((hits.len(), total), (10, 10));

@@ -153,11 +153,11 @@ pub(crate) fn reads_in_area(
 }
 
 /// Runs a co-location query as of `now`.
-pub fn co_location(engine: &Engine, query: &CoLocationQuery, now: i64) -> Result<CoLocationAnswer> {
+pub fn co_location(engine: &Engine, query: &CoLocationQuery) -> Result<CoLocationAnswer> {
     let mut counters = (0u64, 0u64);
     let mut per_place = Vec::with_capacity(query.places.len());
     for (i, place) in query.places.iter().enumerate() {
-        let from = live_from(engine, query.tenant, place.from, now);
+        let from = live_from(engine, query.tenant, place.from);
         let reads = reads_in_area(
             engine,
             query.tenant,

@@ -70,13 +70,13 @@ struct Seen {
 }
 
 /// Runs a convoy query as of `now`.
-pub fn convoy(engine: &Engine, query: &ConvoyQuery, now: i64) -> Result<ConvoyAnswer> {
+pub fn convoy(engine: &Engine, query: &ConvoyQuery) -> Result<ConvoyAnswer> {
     let keys = engine.tenant_keys(query.tenant)?;
     let target = plate_token(&keys, &query.plate);
-    let from = live_from(engine, query.tenant, query.from, now);
+    let from = live_from(engine, query.tenant, query.from);
     // Companion reads may precede `from` (a window around an early target read) but
     // never the retention cutoff.
-    let cutoff = live_from(engine, query.tenant, i64::MIN, now);
+    let cutoff = live_from(engine, query.tenant, i64::MIN);
     let mut examined = 0u64;
     let mut targets: Vec<(i64, Token)> = Vec::new();
     let mut too_many = false;

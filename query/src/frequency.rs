@@ -55,10 +55,10 @@ pub struct Frequency {
 }
 
 /// Runs a frequency query as of `now`.
-pub fn frequency(engine: &Engine, query: &FrequencyQuery, now: i64) -> Result<Frequency> {
+pub fn frequency(engine: &Engine, query: &FrequencyQuery) -> Result<Frequency> {
     let keys = engine.tenant_keys(query.tenant)?;
     let token = plate_token(&keys, &query.plate);
-    let from = live_from(engine, query.tenant, query.from, now);
+    let from = live_from(engine, query.tenant, query.from);
     let mut records: Vec<RecordKey> = Vec::new();
     engine.scan_index_newest_first(
         ReadIndex::Plate,

@@ -59,13 +59,8 @@ impl QueryError {
 }
 
 /// The retention-raised start of a time range.
-pub(crate) fn live_from(
-    engine: &sightline_storage::Engine,
-    tenant: u32,
-    from: i64,
-    now: i64,
-) -> i64 {
-    match engine.retention_cutoff(tenant, now) {
+pub(crate) fn live_from(engine: &sightline_storage::Engine, tenant: u32, from: i64) -> i64 {
+    match engine.retention_cutoff(tenant) {
         Some(cutoff) => from.max(cutoff),
         None => from,
     }

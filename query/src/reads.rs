@@ -210,10 +210,10 @@ impl Walk<'_> {
     }
 }
 
-/// Runs a read search as of `now` (reads older than the tenant's retention are never
-/// returned, whether or not compaction has removed them yet).
-pub fn search_reads(engine: &Engine, query: &ReadQuery, now: i64) -> Result<ReadPage> {
-    let from = match engine.retention_cutoff(query.tenant, now) {
+/// Runs a read search (reads below the tenant's retention watermark are never returned,
+/// whether or not compaction has removed them yet).
+pub fn search_reads(engine: &Engine, query: &ReadQuery) -> Result<ReadPage> {
+    let from = match engine.retention_cutoff(query.tenant) {
         Some(cutoff) => query.from.max(cutoff),
         None => query.from,
     };

@@ -166,7 +166,7 @@ fn all_pages(f: &Fixture, mut q: ReadQuery) -> Vec<String> {
     let mut last: Option<i64> = None;
     let mut first_total = None;
     loop {
-        let page = search_reads(&f.engine, &q, f.now).unwrap();
+        let page = search_reads(&f.engine, &q).unwrap();
         if first_total.is_none() {
             first_total = Some((page.total, page.total_relation));
         }
@@ -321,7 +321,7 @@ fn plate_with_area_and_cameras_picks_a_path_and_still_equals_brute_force() {
     q.plate = Some(PlateMatch::Wildcard(Wildcard::parse("*1*").unwrap()));
     q.area = Some(Area::circle(CENTER.0, CENTER.1, 800.0).unwrap());
     let want = brute(f, &q);
-    let page = search_reads(&f.engine, &q, f.now).unwrap();
+    let page = search_reads(&f.engine, &q).unwrap();
     assert_eq!(page.explain.candidates.len(), 2, "{:?}", page.explain);
     assert_same(f, &all_pages(f, q.clone()), &want, "plate+area");
     q.area = None;
@@ -335,7 +335,7 @@ fn a_large_answer_reports_a_lower_bound_total() {
     let f = shared();
     let mut q = base_query(f);
     q.area = Some(Area::circle(CENTER.0, CENTER.1, 4000.0).unwrap());
-    let page = search_reads(&f.engine, &q, f.now).unwrap();
+    let page = search_reads(&f.engine, &q).unwrap();
     assert_eq!(page.total_relation, TotalRelation::Gte);
     assert!(brute(f, &q).len() as u64 > page.total);
     assert_eq!(page.hits.len(), 37);
@@ -368,7 +368,7 @@ fn co_location_convoy_and_frequency_equal_brute_force() {
                 min_places,
                 limit: 100_000,
             };
-            let answer = co_location(&f.engine, &query, f.now).unwrap();
+            let answer = co_location(&f.engine, &query).unwrap();
             let mut want: BTreeMap<String, (BTreeSet<usize>, BTreeSet<String>)> = BTreeMap::new();
             for (i, p) in spans.iter().enumerate() {
                 for r in &f.reads {
@@ -413,7 +413,7 @@ fn co_location_convoy_and_frequency_equal_brute_force() {
             min_co_occurrences: 1,
             limit: 100_000,
         };
-        let answer = convoy(&f.engine, &query, f.now).unwrap();
+        let answer = convoy(&f.engine, &query).unwrap();
         let targets: Vec<&PlateRead> = f.reads.iter().filter(|r| r.plate == target).collect();
         let mut want: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
         for r in f.reads.iter().filter(|r| r.plate != target) {
@@ -460,7 +460,6 @@ fn co_location_convoy_and_frequency_equal_brute_force() {
                 from: f.now - 48 * HOUR,
                 to: f.now,
             },
-            f.now,
         )
         .unwrap();
         assert_eq!(freq.total as usize, targets.len());

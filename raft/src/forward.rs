@@ -1,9 +1,11 @@
 //! Requests a follower sends to the leader on a client's behalf: a prepared command to
-//! commit (so a write may arrive at any node) and the read index of a linearizable read.
-//! Both ride the Raft gRPC service (over mutual TLS when the node has it, like its Raft
+//! commit (so a write may arrive at any node) and the read index of a linearizable read;
+//! and the leader's question to each voter for its clock (`crate::clock`). All ride the
+//! Raft gRPC service (over mutual TLS when the node has it, like its Raft
 //! traffic); channels are dialled lazily and kept per address.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sightline_storage::{ApplyOutcome, Command};
@@ -12,6 +14,7 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::error::{Error, Result};
+use crate::faults::Faults;
 use crate::pb::raft_service_client::RaftServiceClient;
 use crate::pb::RaftRequest;
 use crate::tls::PeerTls;
@@ -22,6 +25,7 @@ pub(crate) struct Forwarder {
     connect_timeout: Duration,
     max_message_bytes: usize,
     tls: Option<PeerTls>,
+    faults: Arc<Faults>,
     clients: Mutex<HashMap<String, RaftServiceClient<Channel>>>,
 }
 
@@ -30,11 +34,13 @@ impl Forwarder {
         connect_timeout: Duration,
         max_message_bytes: usize,
         tls: Option<PeerTls>,
+        faults: Arc<Faults>,
     ) -> Self {
         Forwarder {
             connect_timeout,
             max_message_bytes,
             tls,
+            faults,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -75,6 +81,42 @@ impl Forwarder {
         }
     }
 
+    /// One unary call to node `target` at `node`: `body` in, the decoded reply out.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        target: NodeId,
+        node: &Node,
+        rpc: Rpc,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<T> {
+        if let Err(dropped) = self.faults.before_send(target).await {
+            return Err(Error::Transport(dropped.to_string()));
+        }
+        let mut client = self.client(node).await?;
+        let mut request = tonic::Request::new(RaftRequest { target, body });
+        request.set_timeout(timeout);
+        let reply = match rpc {
+            Rpc::Propose => client.propose(request).await,
+            Rpc::ReadIndex => client.read_index(request).await,
+            Rpc::Clock => client.clock(request).await,
+        };
+        match reply {
+            Ok(reply) => {
+                postcard::from_bytes(&reply.into_inner().body).map_err(|e| Error::Corrupt {
+                    what: rpc.what(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(status) => {
+                if status.code() == Code::Unavailable {
+                    self.forget(node).await;
+                }
+                Err(self.map_status(status))
+            }
+        }
+    }
+
     /// Commits `command` through the leader and returns its outcome.
     pub(crate) async fn propose(
         &self,
@@ -83,26 +125,8 @@ impl Forwarder {
         command: &Command,
         timeout: Duration,
     ) -> Result<ApplyOutcome> {
-        let mut client = self.client(leader).await?;
-        let mut request = tonic::Request::new(RaftRequest {
-            target: leader_id,
-            body: command.encode(),
-        });
-        request.set_timeout(timeout);
-        match client.propose(request).await {
-            Ok(reply) => {
-                postcard::from_bytes(&reply.into_inner().body).map_err(|e| Error::Corrupt {
-                    what: "forwarded outcome",
-                    reason: e.to_string(),
-                })
-            }
-            Err(status) => {
-                if status.code() == Code::Unavailable {
-                    self.forget(leader).await;
-                }
-                Err(self.map_status(status))
-            }
-        }
+        self.call(leader_id, leader, Rpc::Propose, command.encode(), timeout)
+            .await
     }
 
     /// The leader's read index.
@@ -112,25 +136,29 @@ impl Forwarder {
         leader: &Node,
         timeout: Duration,
     ) -> Result<u64> {
-        let mut client = self.client(leader).await?;
-        let mut request = tonic::Request::new(RaftRequest {
-            target: leader_id,
-            body: Vec::new(),
-        });
-        request.set_timeout(timeout);
-        match client.read_index(request).await {
-            Ok(reply) => {
-                postcard::from_bytes(&reply.into_inner().body).map_err(|e| Error::Corrupt {
-                    what: "read index",
-                    reason: e.to_string(),
-                })
-            }
-            Err(status) => {
-                if status.code() == Code::Unavailable {
-                    self.forget(leader).await;
-                }
-                Err(self.map_status(status))
-            }
+        self.call(leader_id, leader, Rpc::ReadIndex, Vec::new(), timeout)
+            .await
+    }
+
+    /// Node `id`'s wall clock (UTC ms).
+    pub(crate) async fn clock(&self, id: NodeId, node: &Node, timeout: Duration) -> Result<i64> {
+        self.call(id, node, Rpc::Clock, Vec::new(), timeout).await
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rpc {
+    Propose,
+    ReadIndex,
+    Clock,
+}
+
+impl Rpc {
+    fn what(self) -> &'static str {
+        match self {
+            Rpc::Propose => "forwarded outcome",
+            Rpc::ReadIndex => "read index",
+            Rpc::Clock => "peer clock",
         }
     }
 }

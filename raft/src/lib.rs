@@ -13,10 +13,10 @@
 //!   to a new directory ([`current_engine_dir`] tells the node where to open it);
 //! - the tonic gRPC transport (`proto/raft.proto`; [`NetworkFactory`] and the server),
 //!   plain or mutual TLS ([`TlsFiles`] in [`RaftConfig::tls`]; see [`tls`]);
-//! - membership and the facade the node wires: [`RaftNode`].
-//!
-//! Snapshots are built with a stopgap until storage offers `Engine::checkpoint` (see
-//! `checkpoint.rs`): a full copy of the engine's column families instead of hard links.
+//! - membership and the facade the node wires: [`RaftNode`];
+//! - the cluster clock ([`clock`]): the leader proposes the time a majority of voters'
+//!   clocks agree on, the only time the state machine (retention) lives by;
+//! - fault injection on outgoing traffic ([`faults`]), for the chaos harness.
 //!
 //! What it must not know: HTTP (the node maps [`Error::ForwardToLeader`] to a redirect),
 //! and record semantics: commands are opaque here, ordered and handed to storage as they are.
@@ -48,7 +48,9 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+pub mod clock;
 pub mod error;
+pub mod faults;
 mod forward;
 mod layout;
 pub mod log_store;

@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use crate::faults::Faults;
 use crate::pb::raft_service_client::RaftServiceClient;
 use crate::pb::{
     snapshot_frame, FileChunk, RaftRequest, SnapshotEnd, SnapshotFrame, SnapshotHeader,
@@ -67,6 +68,8 @@ pub struct NetworkConfig {
     /// Mutual TLS: with it, peers are dialled over `https://` and authenticated (see
     /// [`crate::tls`]); without it, over plain `http://`.
     pub tls: Option<PeerTls>,
+    /// Injected faults on this node's outgoing traffic (none unless set).
+    pub faults: Arc<Faults>,
 }
 
 /// Builds a [`PeerClient`] per target node.
@@ -200,7 +203,12 @@ impl PeerClient {
             body: encode(req)?,
         });
         request.set_timeout(ttl);
-        let call = async {
+        let (faults, target) = (self.config.faults.clone(), self.target);
+        let call = async move {
+            // An injected delay counts against the deadline, like a slow link.
+            if let Err(dropped) = faults.before_send(target).await {
+                return Err(Status::unavailable(dropped.to_string()));
+            }
             match kind {
                 RPCTypes::Vote => client.vote(request).await,
                 _ => client.append_entries(request).await,
@@ -283,6 +291,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>> {
+        if let Err(dropped) = self.config.faults.before_send(self.target).await {
+            return Err(self.streaming_error(unreachable(dropped.to_string())));
+        }
         let mut client = self.client().map_err(|f| self.streaming_error(f))?;
         let header = SnapshotHeader {
             target: self.target,

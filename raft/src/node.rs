@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::faults::Faults;
 use crate::forward::Forwarder;
 use crate::log_store::LogStore;
 use crate::network::{NetworkConfig, NetworkFactory};
@@ -56,6 +57,9 @@ pub struct RaftConfig {
     /// How the node opened its storage engine. When a snapshot is installed, the new engine
     /// is opened the same way (with `path` replaced by a new directory).
     pub engine: EngineConfig,
+    /// How often the leader proposes the cluster clock (see [`crate::clock`]): retention
+    /// takes effect at most this late.
+    pub clock_interval: Duration,
 }
 
 impl RaftConfig {
@@ -75,6 +79,7 @@ impl RaftConfig {
             max_message_bytes: 256 << 20,
             tls: None,
             engine,
+            clock_interval: Duration::from_secs(5),
         }
     }
 
@@ -94,13 +99,14 @@ impl RaftConfig {
         config.validate().map_err(|e| Error::Config(e.to_string()))
     }
 
-    fn network(&self, tls: Option<PeerTls>) -> NetworkConfig {
+    fn network(&self, tls: Option<PeerTls>, faults: Arc<Faults>) -> NetworkConfig {
         NetworkConfig {
             connect_timeout: self.connect_timeout,
             snapshot_frame_timeout: self.snapshot_frame_timeout,
             snapshot_install_timeout: self.snapshot_install_timeout,
             max_message_bytes: self.max_message_bytes,
             tls,
+            faults,
         }
     }
 }
@@ -118,7 +124,9 @@ pub struct RaftNode {
     engine: Arc<ArcSwap<Engine>>,
     raft_addr: SocketAddr,
     server: Mutex<Option<ServerTask>>,
-    forwarder: Forwarder,
+    forwarder: Arc<Forwarder>,
+    faults: Arc<Faults>,
+    clock_ticker: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -199,7 +207,8 @@ impl RaftNode {
             .local_addr()
             .map_err(|e| Error::Transport(format!("local address of {raft_addr}: {e}")))?;
 
-        let network = NetworkFactory::new(node_id, config.network(tls.clone()));
+        let faults = Faults::new();
+        let network = NetworkFactory::new(node_id, config.network(tls.clone(), faults.clone()));
         let raft = openraft::Raft::new(node_id, openraft_config, network, log_store, state_machine)
             .await
             .map_err(stopped)?;
@@ -222,13 +231,28 @@ impl RaftNode {
             tls = tls.is_some(),
             "raft node started"
         );
+        let forwarder = Arc::new(Forwarder::new(
+            config.connect_timeout,
+            config.max_message_bytes,
+            tls,
+            faults.clone(),
+        ));
+        let clock_ticker = tokio::spawn(crate::clock::run_ticker(
+            node_id,
+            raft.clone(),
+            engine.clone(),
+            forwarder.clone(),
+            config.clock_interval,
+        ));
         Ok(RaftNode {
             id: node_id,
             raft,
             engine,
             raft_addr: bound,
             server: Mutex::new(Some((stop_tx, server))),
-            forwarder: Forwarder::new(config.connect_timeout, config.max_message_bytes, tls),
+            forwarder,
+            faults,
+            clock_ticker,
         })
     }
 
@@ -240,6 +264,12 @@ impl RaftNode {
     /// The address the Raft transport listens on.
     pub fn raft_addr(&self) -> SocketAddr {
         self.raft_addr
+    }
+
+    /// The fault rules of this node's outgoing Raft traffic (empty unless a test or the
+    /// fault-injection endpoint sets them).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
     }
 
     /// The engine handle this node applies to (it changes when a snapshot is installed).
@@ -427,6 +457,7 @@ impl RaftNode {
 
     /// Stops Raft and the transport. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
+        self.clock_ticker.abort();
         let raft = self.raft.shutdown().await;
         let server = self.server.lock().await.take();
         if let Some((stop, task)) = server {

@@ -123,6 +123,11 @@ impl RaftService for RaftGrpc {
         }
     }
 
+    async fn clock(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        self.check_target(request.into_inner().target)?;
+        reply(&sightline_storage::time::now_ms())
+    }
+
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let request = request.into_inner();
         self.check_target(request.target)?;

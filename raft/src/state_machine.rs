@@ -190,8 +190,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let command = match entry.payload {
                     // Membership is stored only from membership entries: a normal entry that
                     // carries one (which `propose` now refuses) changes nothing but the
-                    // applied position, identically on every replica.
-                    EntryPayload::Normal(command) if !command.is_client_command() => Command::Noop,
+                    // applied position, identically on every replica. (`AdvanceClock` is
+                    // internal too, but a normal entry is exactly how the clock ticker
+                    // orders it.)
+                    EntryPayload::Normal(Command::Membership { .. }) => Command::Noop,
                     EntryPayload::Normal(command) => command,
                     EntryPayload::Blank => Command::Noop,
                     EntryPayload::Membership(membership) => Command::Membership {

@@ -331,7 +331,8 @@ async fn learner_added_after_purge_catches_up_through_a_snapshot() {
             outcome,
             ApplyOutcome::Written {
                 written: 500,
-                duplicates: 0
+                duplicates: 0,
+                expired: 0
             }
         );
     }

@@ -24,6 +24,7 @@ fn network_config() -> NetworkConfig {
         snapshot_install_timeout: Duration::from_secs(10),
         max_message_bytes: 16 << 20,
         tls: None,
+        faults: sightline_raft::faults::Faults::new(),
     }
 }
 

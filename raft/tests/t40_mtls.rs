@@ -471,6 +471,7 @@ async fn a_node_does_not_talk_to_a_server_from_another_ca() {
             snapshot_install_timeout: Duration::from_secs(10),
             max_message_bytes: 16 << 20,
             tls: Some(tls),
+            faults: sightline_raft::faults::Faults::new(),
         },
     )
     .new_client(2, &impostor.info)

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
@@ -20,7 +21,10 @@ use crate::error::{Result, StorageError};
 use crate::keyring::{wrap_context, MasterKey, TenantKeys, WrappedTenantKeys};
 use crate::keys::{self, cf, encode_ts, id_key, meta, series_key, IndexKey, RecordKey, Token};
 use crate::record::{Manifest, PlateRead};
-use crate::retention::RetentionTable;
+use crate::retention::{next_watermark, RetentionTable};
+
+/// [`Engine::clock`] before the first `AdvanceClock`.
+const NO_CLOCK: i64 = i64::MIN;
 
 /// How the engine is opened.
 #[derive(Debug, Clone)]
@@ -90,6 +94,8 @@ pub struct Engine {
     tenants: ArcSwap<TenantTable>,
     keys: RwLock<HashMap<u32, Arc<TenantKeys>>>,
     retention: RetentionTable,
+    /// The replicated cluster clock ([`meta::CLOCK`]); [`NO_CLOCK`] until the first tick.
+    clock: AtomicI64,
     dictionaries: dictionary::Dictionaries,
     sync_writes: bool,
 }
@@ -164,6 +170,7 @@ impl Engine {
             tenants: ArcSwap::from_pointee(TenantTable::default()),
             keys: RwLock::new(HashMap::new()),
             retention,
+            clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
             sync_writes: config.sync_writes,
         };
@@ -197,11 +204,18 @@ impl Engine {
                 break;
             }
             let info: TenantInfo = decode_meta("tenant record", &value)?;
-            self.retention.set(info.id, info.policy.retention_days);
             table.by_id.insert(info.id, info.clone());
             table.by_name.insert(info.name.clone(), info);
         }
         self.tenants.store(Arc::new(table));
+        let clock = match self.db.get_cf(meta_cf, meta::CLOCK)? {
+            Some(bytes) => decode_meta::<i64>("cluster clock", &bytes)?,
+            None => NO_CLOCK,
+        };
+        self.clock.store(clock, Ordering::Release);
+        self.retention.replace(read_watermarks(|prefix| {
+            self.db.prefix_iterator_cf(meta_cf, prefix)
+        })?);
         Ok(())
     }
 
@@ -235,9 +249,18 @@ impl Engine {
         all
     }
 
-    /// The oldest live timestamp of `tenant` at `now`.
-    pub fn retention_cutoff(&self, tenant: u32, now: i64) -> Option<i64> {
-        self.retention.cutoff(tenant, now)
+    /// The oldest live timestamp of `tenant`: its replicated retention watermark, `None`
+    /// while it has none (nothing of it is expired yet).
+    pub fn retention_cutoff(&self, tenant: u32) -> Option<i64> {
+        self.retention.cutoff(tenant)
+    }
+
+    /// The replicated cluster clock (UTC ms), `None` until the leader's first tick.
+    pub fn cluster_clock(&self) -> Option<i64> {
+        match self.clock.load(Ordering::Acquire) {
+            NO_CLOCK => None,
+            ms => Some(ms),
+        }
     }
 
     /// The master key, for proposers that wrap new tenant keys.
@@ -298,8 +321,21 @@ impl Engine {
         let mut batch = WriteBatch::default();
         let mut new_tenant = None;
         let mut plate_updates = Vec::new();
+        // The clock and watermarks this command moves to, published once it is durable.
+        let mut new_clock = None;
+        let mut new_watermarks = None;
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
+            Command::AdvanceClock { now_ms } => {
+                let clock = self.cluster_clock().map_or(*now_ms, |c| c.max(*now_ms));
+                if Some(clock) != self.cluster_clock() {
+                    batch.put_cf(self.cf(cf::META)?, meta::CLOCK, encode_meta(&clock));
+                    new_clock = Some(clock);
+                }
+                let tenants: Vec<_> = self.tenants.load().by_id.values().cloned().collect();
+                new_watermarks = self.stage_watermarks(&mut batch, Some(clock), &tenants)?;
+                ApplyOutcome::Done
+            }
             Command::Membership { config } => {
                 batch.put_cf(self.cf(cf::META)?, meta::MEMBERSHIP, config);
                 ApplyOutcome::Done
@@ -307,6 +343,11 @@ impl Engine {
             Command::UpsertTenant { name, policy, keys } => {
                 let (info, created) = self.stage_tenant(&mut batch, name, *policy, keys)?;
                 let id = info.id;
+                new_watermarks = self.stage_watermarks(
+                    &mut batch,
+                    self.cluster_clock(),
+                    std::slice::from_ref(&info),
+                )?;
                 new_tenant = Some(info);
                 ApplyOutcome::Tenant { id, created }
             }
@@ -328,8 +369,14 @@ impl Engine {
                         )?;
                         let (ids_cf, data_cf) =
                             (self.cf(cf::MANIFEST_IDS)?, self.cf(cf::MANIFESTS)?);
-                        let mut written = 0;
+                        let live = self.live_from(*tenant);
+                        let (mut written, mut expired) = (0, 0);
                         for (row, keep) in rows.iter().zip(keep) {
+                            // Expiry before dedupe, as in `stage_reads`.
+                            if row.ts < live {
+                                expired += 1;
+                                continue;
+                            }
                             if !keep {
                                 continue;
                             }
@@ -347,7 +394,8 @@ impl Engine {
                         }
                         ApplyOutcome::Written {
                             written,
-                            duplicates: rows.len() - written,
+                            duplicates: rows.len() - written - expired,
+                            expired,
                         }
                     }
                     false => unknown_tenant(*tenant),
@@ -357,16 +405,20 @@ impl Engine {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
                         let series_cf = self.cf(cf::SERIES)?;
-                        for row in rows {
+                        let live = self.live_from(*tenant);
+                        let mut written = 0;
+                        for row in rows.iter().filter(|row| row.ts >= live) {
                             batch.put_cf(
                                 series_cf,
                                 series_key(*tenant, &row.series, row.ts),
                                 &row.value,
                             );
+                            written += 1;
                         }
                         ApplyOutcome::Written {
-                            written: rows.len(),
+                            written,
                             duplicates: 0,
+                            expired: rows.len() - written,
                         }
                     }
                     false => unknown_tenant(*tenant),
@@ -378,8 +430,13 @@ impl Engine {
         // Caches change only once the batch is durable, so a failed write leaves them
         // describing what is on disk.
         self.dictionaries.apply_updates(plate_updates);
+        if let Some(clock) = new_clock {
+            self.clock.store(clock, Ordering::Release);
+        }
+        if let Some(watermarks) = new_watermarks {
+            self.retention.replace(watermarks);
+        }
         if let Some(info) = new_tenant {
-            self.retention.set(info.id, info.policy.retention_days);
             self.tenants.rcu(|old| {
                 let mut by_name = old.by_name.clone();
                 let mut by_id = old.by_id.clone();
@@ -418,6 +475,36 @@ impl Engine {
         batch.put_cf(meta_cf, meta::wrapped_key(id, 0), &keys.token_key);
         batch.put_cf(meta_cf, meta::wrapped_key(id, 1), &keys.data_key);
         Ok((info, true))
+    }
+
+    /// The oldest capture time a row of `tenant` may have to be written: its watermark.
+    /// Rows below it are dropped on every replica alike, so a client id re-sent after its
+    /// first copy was compacted away is not written again on some replicas only.
+    fn live_from(&self, tenant: u32) -> i64 {
+        self.retention.cutoff(tenant).unwrap_or(i64::MIN)
+    }
+
+    /// Moves the watermarks of `tenants` forward for cluster clock `clock` and their
+    /// current retention ([`next_watermark`]); returns the whole new table if any moved.
+    fn stage_watermarks(
+        &self,
+        batch: &mut WriteBatch,
+        clock: Option<i64>,
+        tenants: &[TenantInfo],
+    ) -> Result<Option<HashMap<u32, i64>>> {
+        let mut table = self.retention.all();
+        let mut moved = false;
+        let meta_cf = self.cf(cf::META)?;
+        for info in tenants {
+            let current = table.get(&info.id).copied();
+            let next = next_watermark(current, clock, info.policy.retention_days);
+            if let Some(next) = next.filter(|n| Some(*n) != current) {
+                batch.put_cf(meta_cf, meta::watermark(info.id), encode_meta(&next));
+                table.insert(info.id, next);
+                moved = true;
+            }
+        }
+        Ok(moved.then_some(table))
     }
 
     /// For each (has client id, id) row, whether to write it: rows without a client id
@@ -482,7 +569,15 @@ impl Engine {
         let mut cells: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
         let mut cameras: Vec<([u8; IndexKey::LEN], Token)> = Vec::with_capacity(rows.len());
         let mut newest: HashMap<Token, i64> = HashMap::new();
+        let live = self.live_from(tenant);
+        let mut expired = 0;
         for (row, keep) in rows.iter().zip(keep) {
+            // Expiry first: whether a re-sent id is still stored depends on compaction,
+            // which differs between replicas; whether it is below the watermark does not.
+            if row.ts < live {
+                expired += 1;
+                continue;
+            }
             if !keep {
                 continue;
             }
@@ -537,7 +632,8 @@ impl Engine {
         }
         Ok(ApplyOutcome::Written {
             written,
-            duplicates: rows.len() - written,
+            duplicates: rows.len() - written - expired,
+            expired,
         })
     }
 
@@ -614,12 +710,19 @@ impl Engine {
     }
 
     /// A digest of the replicated state, with the position it reflects: SHA-256 over every
-    /// live (key, value) of every column family in order, skipping entries past their
-    /// tenant's retention (whether or not this replica has compacted them yet), so replicas
-    /// that applied the same commands agree.
-    pub fn checksum(&self, now: i64) -> Result<(Option<LogPosition>, String)> {
+    /// live (key, value) of every column family in order, skipping entries below their
+    /// tenant's watermark as of that position (whether or not this replica has compacted
+    /// them yet), so replicas that applied the same commands agree. Reads no clock.
+    pub fn checksum(&self) -> Result<(Option<LogPosition>, String)> {
         use sha2::{Digest, Sha256};
         let snapshot = self.db.snapshot();
+        let meta_cf = self.cf(cf::META)?;
+        let watermarks = read_watermarks(|prefix| {
+            snapshot.iterator_cf(
+                meta_cf,
+                rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
+            )
+        })?;
         let mut hasher = Sha256::new();
         let mut applied = None;
         for name in cf::DATA.iter().chain([&cf::META]) {
@@ -635,9 +738,7 @@ impl Engine {
                 };
                 let expired = loc
                     .and_then(|loc| keys::tenant_and_time(loc, key, value))
-                    .is_some_and(|(tenant, ts)| {
-                        self.retention.cutoff(tenant, now).is_some_and(|c| ts < c)
-                    });
+                    .is_some_and(|(tenant, ts)| watermarks.get(&tenant).is_some_and(|c| ts < *c));
                 if *name == cf::META && key == meta::APPLIED {
                     applied = Some(decode_meta::<LogPosition>("applied position", value)?);
                 }
@@ -674,6 +775,28 @@ impl Engine {
             .map(|name| self.cf(name))
             .collect()
     }
+}
+
+/// Every `watermark/{tenant}` entry that `iter` (a prefix iterator over `meta`) yields.
+fn read_watermarks<'a, I>(iter: impl FnOnce(&'a [u8]) -> I) -> Result<HashMap<u32, i64>>
+where
+    I: Iterator<Item = std::result::Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>>,
+{
+    let mut out = HashMap::new();
+    for item in iter(meta::WATERMARK_PREFIX) {
+        let (key, value) = item?;
+        let Some(id) = key.strip_prefix(meta::WATERMARK_PREFIX) else {
+            break;
+        };
+        let id: [u8; 4] = id
+            .try_into()
+            .map_err(|_| StorageError::corrupt("watermark key", "bad length"))?;
+        out.insert(
+            u32::from_be_bytes(id),
+            decode_meta::<i64>("watermark", &value)?,
+        );
+    }
+    Ok(out)
 }
 
 fn unknown_tenant(tenant: u32) -> ApplyOutcome {

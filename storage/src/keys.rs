@@ -252,6 +252,17 @@ pub mod meta {
     /// Prefix of wrapped keys: `key/{tenant u32 BE}/{version u32 BE}`; version 0 is the
     /// token (index) key, versions 1.. are data keys.
     pub const KEY_PREFIX: &[u8] = b"key/";
+    /// The cluster clock: the newest time a majority of voters agreed on, in UTC ms
+    /// (`Command::AdvanceClock`). Replicated, monotonic; never any node's own clock.
+    pub const CLOCK: &[u8] = b"clock";
+    /// Prefix of retention watermarks: `watermark/{tenant u32 BE}` → the oldest capture
+    /// time still live for that tenant. Monotonic: raising retention never lowers it.
+    pub const WATERMARK_PREFIX: &[u8] = b"watermark/";
+
+    /// `watermark/{tenant}`.
+    pub fn watermark(tenant: u32) -> Vec<u8> {
+        [WATERMARK_PREFIX, &tenant.to_be_bytes()].concat()
+    }
 
     /// `tenant/{name}`.
     pub fn tenant(name: &str) -> Vec<u8> {

@@ -2,6 +2,8 @@
 //! the edges. Keys store `ts + 2^63` big-endian so that byte order equals time order even
 //! for (rejected, but representable) pre-1970 values.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Parses an RFC 3339 timestamp with any offset into UTC milliseconds.
@@ -19,9 +21,26 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     }
 }
 
-/// The wall clock in UTC milliseconds.
+/// Offset added to this process's wall clock: zero unless fault injection skews it (a node
+/// started with `--enable-fault-injection` takes `clock_skew_ms` from `POST
+/// /v1/admin/faults`). Nothing replicated reads the wall clock, so a skewed node can only
+/// vote a different time into the cluster clock (see `sightline-raft`'s clock ticker),
+/// validate ingest against its own "now", and resolve date math (`now-24h`) differently.
+static CLOCK_SKEW_MS: AtomicI64 = AtomicI64::new(0);
+
+/// The wall clock in UTC milliseconds (plus any injected skew).
 pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    Utc::now().timestamp_millis() + CLOCK_SKEW_MS.load(Ordering::Relaxed)
+}
+
+/// Skews this process's [`now_ms`] by `ms` (fault injection).
+pub fn set_clock_skew_ms(ms: i64) {
+    CLOCK_SKEW_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The skew set by [`set_clock_skew_ms`].
+pub fn clock_skew_ms() -> i64 {
+    CLOCK_SKEW_MS.load(Ordering::Relaxed)
 }
 
 /// Milliseconds in one day.

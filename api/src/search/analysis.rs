@@ -9,7 +9,7 @@ use serde::Serialize;
 use sightline_query::colocation::{co_location, CoLocationQuery, Place, MAX_PLACES};
 use sightline_query::convoy::{convoy, ConvoyQuery};
 use sightline_query::frequency::{frequency, FrequencyQuery};
-use sightline_storage::time::{format_rfc3339_ms, now_ms};
+use sightline_storage::time::format_rfc3339_ms;
 
 use super::body::{exact_plate, CoLocationBody, ConvoyBody, FrequencyBody};
 use super::{answer, default_to, prepare, render};
@@ -100,9 +100,8 @@ pub async fn search_co_location(
         min_places,
         limit,
     };
-    let now = now_ms();
     answer(&tenant_name, &terms, &audited, move || {
-        let answer = co_location(&engine, &query, now)?;
+        let answer = co_location(&engine, &query)?;
         let json = PlatesJson {
             total: answer.total,
             plates: answer.plates,
@@ -144,9 +143,8 @@ pub async fn search_convoy(
         min_co_occurrences: min_co,
         limit,
     };
-    let now = now_ms();
     answer(&tenant_name, &terms, &audited, move || {
-        let answer = convoy(&engine, &query, now)?;
+        let answer = convoy(&engine, &query)?;
         let json = PlatesJson {
             total: answer.total,
             plates: answer.plates,
@@ -199,9 +197,8 @@ pub async fn search_frequency(
         from,
         to,
     };
-    let now = now_ms();
     answer(&tenant_name, &terms, &audited, move || {
-        let answer = frequency(&engine, &query, now)?;
+        let answer = frequency(&engine, &query)?;
         let json = FrequencyJson {
             total: answer.total,
             by_camera: answer

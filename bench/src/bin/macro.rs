@@ -601,7 +601,7 @@ fn in_process_searches(
                 cursor: None,
             };
             let t = Instant::now();
-            let page = search_reads(&engine, &query, now)?;
+            let page = search_reads(&engine, &query)?;
             let latency = t.elapsed();
             ensure!(
                 page.total == *expected && page.hits.len() as u64 == (*expected).min(PAGE),

@@ -19,6 +19,9 @@ pub struct Timing {
     pub election_max_ms: u64,
     pub snapshot_after: u64,
     pub keep_after_snapshot: u64,
+    pub clock_interval_ms: u64,
+    /// Start every node with `--enable-fault-injection`.
+    pub fault_injection: bool,
 }
 
 impl Default for Timing {
@@ -29,6 +32,8 @@ impl Default for Timing {
             election_max_ms: 600,
             snapshot_after: 5_000,
             keep_after_snapshot: 1_000,
+            clock_interval_ms: 1_000,
+            fault_injection: false,
         }
     }
 }
@@ -104,25 +109,30 @@ impl TestCluster {
             .collect();
         let t = self.timing;
         Ok(format!(
-            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\n",
+            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\nclock_interval_ms = {}\n",
             me.raft_port,
             peers.join(", "),
             t.heartbeat_ms,
             t.election_min_ms,
             t.election_max_ms,
             t.snapshot_after,
-            t.keep_after_snapshot
+            t.keep_after_snapshot,
+            t.clock_interval_ms
         ))
     }
 
     fn spawn(&self, id: u64, subcommand: &str) -> Result<Node> {
         let member = self.member(id)?;
+        let command = match self.timing.fault_injection {
+            true => format!("{subcommand} --enable-fault-injection"),
+            false => subcommand.to_string(),
+        };
         Node::spawn(
             &member.dir,
             id,
             member.http_port,
             &self.extra_config(id)?,
-            subcommand,
+            &command,
         )
     }
 

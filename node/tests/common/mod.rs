@@ -31,8 +31,9 @@ impl Node {
         Node::spawn(dir, 1, port, "", "serve")
     }
 
-    /// Starts node `id` with `sightline {subcommand} --config`, HTTP on `http_port`, and
-    /// `extra` appended to its config (raft_addr, peers, [raft] timing).
+    /// Starts node `id` with `sightline {subcommand} --config` (`subcommand` may carry
+    /// flags: `"serve --enable-fault-injection"`), HTTP on `http_port`, and `extra` appended
+    /// to its config (raft_addr, peers, [raft] timing).
     pub fn spawn(
         dir: &Path,
         id: u64,
@@ -55,7 +56,7 @@ impl Node {
             ),
         )?;
         let child = Command::new(env!("CARGO_BIN_EXE_sightline"))
-            .arg(subcommand)
+            .args(subcommand.split_whitespace())
             .arg("--config")
             .arg(&config)
             .env(

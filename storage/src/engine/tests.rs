@@ -95,7 +95,8 @@ fn apply_writes_reads_and_indexes_newest_first_and_survives_reopen() {
             engine.apply(pos(2), &cmd).unwrap(),
             ApplyOutcome::Written {
                 written: 3,
-                duplicates: 0
+                duplicates: 0,
+                expired: 0
             }
         );
         assert_eq!(engine.applied().unwrap(), Some(pos(2)));
@@ -138,7 +139,8 @@ fn client_ids_make_resends_idempotent_within_and_across_batches() {
         engine.apply(pos(2), &cmd).unwrap(),
         ApplyOutcome::Written {
             written: 2,
-            duplicates: 1
+            duplicates: 1,
+            expired: 0
         }
     );
     let again = reads_command(&engine, tenant, &batch);
@@ -146,7 +148,8 @@ fn client_ids_make_resends_idempotent_within_and_across_batches() {
         engine.apply(pos(3), &again).unwrap(),
         ApplyOutcome::Written {
             written: 0,
-            duplicates: 3
+            duplicates: 3,
+            expired: 0
         }
     );
     assert_eq!(plate_hits(&engine, tenant, "AAA1").len(), 2);
@@ -204,14 +207,15 @@ fn compaction_drops_expired_entries_from_every_family() {
     let engine = open(dir.path());
     let tenant = create_tenant(&engine, 1, "short", 1);
     let keep = create_tenant(&engine, 2, "long", 30);
-    let old = now_ms() - 3 * DAY_MS;
+    let now = now_ms();
+    let old = now - 3 * DAY_MS;
     engine
         .apply(
             pos(3),
             &reads_command(
                 &engine,
                 tenant,
-                &[("OLD1", Some("o"), old), ("NEW1", None, now_ms())],
+                &[("OLD1", Some("o"), old), ("NEW1", None, now)],
             ),
         )
         .unwrap();
@@ -221,8 +225,15 @@ fn compaction_drops_expired_entries_from_every_family() {
             &reads_command(&engine, keep, &[("OLD2", Some("o"), old)]),
         )
         .unwrap();
+    // Nothing expires until the cluster clock says so.
     engine.compact_all().unwrap();
-    let cutoff = now_ms() - DAY_MS;
+    assert_eq!(plate_hits(&engine, tenant, "OLD1").len(), 1);
+    engine
+        .apply(pos(5), &Command::AdvanceClock { now_ms: now })
+        .unwrap();
+    assert_eq!(engine.retention_cutoff(tenant), Some(now - DAY_MS));
+    engine.compact_all().unwrap();
+    let cutoff = now - DAY_MS;
     let mut per_tenant = HashMap::new();
     for name in cf::DATA {
         let loc = keys::time_location(name).unwrap();
@@ -260,20 +271,105 @@ fn checksums_agree_across_replicas_and_change_with_state() {
     a.apply(pos(1), &create).unwrap();
     b.apply(pos(1), &create).unwrap();
     let now = now_ms();
-    assert_eq!(a.checksum(now).unwrap(), b.checksum(now).unwrap());
+    assert_eq!(a.checksum().unwrap(), b.checksum().unwrap());
     let cmd = reads_command(&a, 1, &[("X1", None, now)]);
     a.apply(pos(2), &cmd).unwrap();
-    assert_ne!(a.checksum(now).unwrap().1, b.checksum(now).unwrap().1);
+    assert_ne!(a.checksum().unwrap().1, b.checksum().unwrap().1);
     b.apply(pos(2), &cmd).unwrap();
-    let (applied, sum) = a.checksum(now).unwrap();
+    let (applied, sum) = a.checksum().unwrap();
     assert_eq!(applied, Some(pos(2)));
-    assert_eq!((applied, sum), b.checksum(now).unwrap());
+    assert_eq!((applied, sum), b.checksum().unwrap());
     // A checkpoint opens as an engine with the same state.
     let cp = a_dir.path().join("checkpoint");
     a.checkpoint(&cp).unwrap();
     drop(a);
     let c = open(&cp);
-    assert_eq!(c.checksum(now).unwrap(), b.checksum(now).unwrap());
+    assert_eq!(c.checksum().unwrap(), b.checksum().unwrap());
+}
+
+/// Finding 3 of issue 14, at the engine: expiry is a function of the replicated log alone.
+/// Two replicas apply the same commands; one compacts and the other does not; a client id
+/// is re-sent after its first copy expired; retention is raised again. At every step both
+/// answer the same (applied index, checksum), the same cutoff and the same outcome.
+#[test]
+fn replicas_agree_on_expiry_whatever_they_compacted() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (open(a_dir.path()), open(b_dir.path()));
+    let both = |index: u64, cmd: &Command| {
+        let (x, y) = (
+            a.apply(pos(index), cmd).unwrap(),
+            b.apply(pos(index), cmd).unwrap(),
+        );
+        assert_eq!(x, y, "same outcome at {index}");
+        assert_eq!(
+            a.checksum().unwrap(),
+            b.checksum().unwrap(),
+            "checksum at {index}"
+        );
+        x
+    };
+    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let policy = |retention_days| TenantPolicy {
+        retention_days,
+        hot_days: 1,
+    };
+    let upsert = |days| Command::UpsertTenant {
+        name: "acme".into(),
+        policy: policy(days),
+        keys: keys.clone(),
+    };
+    both(1, &upsert(30));
+    let t = now_ms();
+    both(2, &Command::AdvanceClock { now_ms: t });
+    assert_eq!(a.retention_cutoff(1), Some(t - 30 * DAY_MS));
+    let old = reads_command(&a, 1, &[("OLD1", Some("r-old"), t - 10 * DAY_MS)]);
+    let fresh = reads_command(&a, 1, &[("NEW1", Some("r-new"), t - DAY_MS)]);
+    both(3, &old);
+    both(4, &fresh);
+    // Retention drops to 5 days: the 10-day-old read expires on both, whether compacted
+    // (a) or not (b).
+    both(5, &upsert(5));
+    assert_eq!(b.retention_cutoff(1), Some(t - 5 * DAY_MS));
+    a.compact_all().unwrap();
+    assert_eq!(
+        a.checksum().unwrap(),
+        b.checksum().unwrap(),
+        "after a compacted"
+    );
+    // The same client id again: a has compacted its id away, b has not; both drop it.
+    let outcome = both(6, &old);
+    assert_eq!(
+        outcome,
+        ApplyOutcome::Written {
+            written: 0,
+            duplicates: 0,
+            expired: 1
+        }
+    );
+    assert!(plate_hits(&a, 1, "OLD1").is_empty());
+    // Raising retention revives nothing, anywhere.
+    both(7, &upsert(30));
+    assert_eq!(a.retention_cutoff(1), Some(t - 5 * DAY_MS));
+    assert_eq!(b.retention_cutoff(1), Some(t - 5 * DAY_MS));
+    // A clock that goes backwards (a new leader's majority lags) moves nothing.
+    both(8, &Command::AdvanceClock { now_ms: t - DAY_MS });
+    assert_eq!(a.cluster_clock(), Some(t));
+    // The clock moves the watermark on once the (now 30-day) retention passes it, and it
+    // survives a reopen.
+    both(9, &Command::AdvanceClock { now_ms: t + DAY_MS });
+    assert_eq!(a.retention_cutoff(1), Some(t - 5 * DAY_MS));
+    both(
+        10,
+        &Command::AdvanceClock {
+            now_ms: t + 26 * DAY_MS,
+        },
+    );
+    assert_eq!(a.retention_cutoff(1), Some(t - 4 * DAY_MS));
+    drop(a);
+    let a = open(a_dir.path());
+    assert_eq!(a.retention_cutoff(1), Some(t - 4 * DAY_MS));
+    assert_eq!(a.cluster_clock(), Some(t + 26 * DAY_MS));
+    assert_eq!(a.checksum().unwrap(), b.checksum().unwrap());
 }
 
 #[test]
@@ -304,14 +400,16 @@ fn manifest_client_ids_are_idempotent_too() {
         engine.apply(pos(2), &command()).unwrap(),
         ApplyOutcome::Written {
             written: 2,
-            duplicates: 1
+            duplicates: 1,
+            expired: 0
         }
     );
     assert_eq!(
         engine.apply(pos(3), &command()).unwrap(),
         ApplyOutcome::Written {
             written: 0,
-            duplicates: 3
+            duplicates: 3,
+            expired: 0
         }
     );
     let mut stored = 0;

@@ -43,6 +43,22 @@ pub struct TlsConfig {
     pub ca: PathBuf,
 }
 
+/// Test modes that make failures visible; never for production.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingSettings {
+    /// `false`: the storage engine writes no WAL, so a SIGKILL loses every write not yet
+    /// flushed, as a power cut loses what was not fsync'd, and only the Raft log can bring
+    /// acknowledged writes back (the power-loss test of issue 14).
+    pub engine_wal: bool,
+}
+
+impl Default for TestingSettings {
+    fn default() -> Self {
+        TestingSettings { engine_wal: true }
+    }
+}
+
 /// Replication timing. Defaults suit a LAN; tests shorten them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -89,6 +105,8 @@ struct ConfigFile {
     tls: Option<TlsConfig>,
     #[serde(default)]
     raft: RaftSettings,
+    #[serde(default)]
+    testing: TestingSettings,
 }
 
 /// A validated node configuration. Replication, cold-tier and TLS settings are accepted and
@@ -106,6 +124,7 @@ pub struct Config {
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
     pub raft: RaftSettings,
+    pub testing: TestingSettings,
 }
 
 /// Parses a human-readable size: `1048576`, `64KiB`, `256MiB`, `2GiB`.
@@ -214,6 +233,7 @@ impl ConfigFile {
             s3: self.s3,
             tls: self.tls,
             raft: self.raft,
+            testing: self.testing,
         })
     }
 }

@@ -38,6 +38,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     let http_addr = listener.local_addr()?.to_string();
     let spec = NodeSpec {
         fault_injection: false,
+        engine_wal: true,
         node_id: 1,
         data_dir: &data_dir,
         raft_addr: "127.0.0.1:0",

@@ -67,6 +67,8 @@ pub struct NodeSpec<'a> {
     pub tls: Option<&'a crate::config::TlsConfig>,
     /// Serve `POST /v1/admin/faults` (`--enable-fault-injection`).
     pub fault_injection: bool,
+    /// Write the engine's WAL (off only in the power-loss test mode).
+    pub engine_wal: bool,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -82,6 +84,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         bootstrap,
         tls,
         fault_injection,
+        engine_wal,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -92,6 +95,12 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     // The log is purged only up to a snapshot, and a snapshot is a checkpoint, which
     // flushes the engine's memtables first; so the engine's WAL need not be synced.
     engine_config.sync_writes = false;
+    engine_config.wal = engine_wal;
+    if !engine_wal {
+        tracing::warn!(
+            "test mode: the storage engine writes no WAL; only the Raft log makes writes durable"
+        );
+    }
     let engine = Engine::open(&engine_config, master)
         .with_context(|| format!("opening storage under {}", data_dir.display()))?;
     let engine = Arc::new(arc_swap::ArcSwap::from_pointee(engine));
@@ -215,6 +224,7 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
         bootstrap,
         tls: config.tls.as_ref(),
         fault_injection,
+        engine_wal: config.testing.engine_wal,
     };
     if fault_injection {
         tracing::warn!("fault injection is enabled: POST /v1/admin/faults can break this node's replication and skew its clock");

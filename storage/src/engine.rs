@@ -36,6 +36,11 @@ pub struct EngineConfig {
     /// fsync the WAL before `apply` returns. Required when nothing else (a replicated log)
     /// makes the command durable; see `write_options`.
     pub sync_writes: bool,
+    /// Write RocksDB's WAL at all. Off only in the power-loss test mode (`[testing]
+    /// engine_wal = false`): the engine then keeps nothing that was not flushed, so a
+    /// SIGKILL loses it as a power cut loses an unsynced WAL, and the replicated log alone
+    /// must bring back every acknowledged write.
+    pub wal: bool,
 }
 
 impl EngineConfig {
@@ -45,6 +50,7 @@ impl EngineConfig {
             path: path.into(),
             block_cache_bytes: 256 << 20,
             sync_writes: true,
+            wal: true,
         }
     }
 }
@@ -98,6 +104,7 @@ pub struct Engine {
     clock: AtomicI64,
     dictionaries: dictionary::Dictionaries,
     sync_writes: bool,
+    wal: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -173,6 +180,7 @@ impl Engine {
             clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
             sync_writes: config.sync_writes,
+            wal: config.wal,
         };
         engine.load_tenants()?;
         engine.load_dictionaries()?;
@@ -190,7 +198,8 @@ impl Engine {
     /// it, durability must come from a log that is replayed on start.
     fn write_options(&self) -> WriteOptions {
         let mut opts = WriteOptions::default();
-        opts.set_sync(self.sync_writes);
+        opts.set_sync(self.sync_writes && self.wal);
+        opts.disable_wal(!self.wal);
         opts
     }
 

@@ -22,6 +22,8 @@ pub struct Timing {
     pub clock_interval_ms: u64,
     /// Start every node with `--enable-fault-injection`.
     pub fault_injection: bool,
+    /// `[testing] engine_wal`: `false` makes a SIGKILL lose every unflushed engine write.
+    pub engine_wal: bool,
 }
 
 impl Default for Timing {
@@ -34,6 +36,7 @@ impl Default for Timing {
             keep_after_snapshot: 1_000,
             clock_interval_ms: 1_000,
             fault_injection: false,
+            engine_wal: true,
         }
     }
 }
@@ -109,7 +112,7 @@ impl TestCluster {
             .collect();
         let t = self.timing;
         Ok(format!(
-            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\nclock_interval_ms = {}\n",
+            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\nclock_interval_ms = {}\n[testing]\nengine_wal = {}\n",
             me.raft_port,
             peers.join(", "),
             t.heartbeat_ms,
@@ -117,7 +120,8 @@ impl TestCluster {
             t.election_max_ms,
             t.snapshot_after,
             t.keep_after_snapshot,
-            t.clock_interval_ms
+            t.clock_interval_ms,
+            t.engine_wal
         ))
     }
 

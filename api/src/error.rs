@@ -171,6 +171,7 @@ impl From<crate::ProposeError> for ApiError {
         match e {
             crate::ProposeError::Unavailable(why) => ApiError::new(ErrorCode::Unavailable, why),
             crate::ProposeError::Refused(why) => ApiError::new(ErrorCode::InvalidRequest, why),
+            crate::ProposeError::TooLarge(why) => ApiError::new(ErrorCode::PayloadTooLarge, why),
             other => ApiError::internal(other),
         }
     }

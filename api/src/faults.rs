@@ -1,10 +1,11 @@
 //! `POST /v1/admin/faults` (api.md): fault injection for chaos testing, answered only by a
 //! node started with `--enable-fault-injection` (404 `not_found` otherwise, as if the route
 //! did not exist). It drops or delays this node's outgoing Raft traffic to chosen peers and,
-//! as an extension, skews this process's wall clock. The body is one of
-//! `{"drop_to": [ids]}`, `{"delay_ms": n, "to": [ids]}`, `{"clock_skew_ms": n}` (or several
-//! at once; fields left out keep their current rule), or `{"clear": true}`. The answer is
-//! the rules now in force.
+//! as extensions, throttles it (`bytes_per_s`: a message waits its size over that rate) and
+//! skews this process's wall clock. The body is one of `{"drop_to": [ids]}`,
+//! `{"delay_ms": n, "bytes_per_s": m, "to": [ids]}` (either or both of the first two),
+//! `{"clock_skew_ms": n}` (or several at once; fields left out keep their current rule), or
+//! `{"clear": true}`. The answer is the rules now in force.
 
 use axum::extract::State;
 use axum::Json;
@@ -27,6 +28,8 @@ pub struct OutgoingFaults {
     pub delay_to: Vec<u64>,
     /// See `delay_to`.
     pub delay_ms: u64,
+    /// Messages to `delay_to` also wait their size over this rate (0: no throttle).
+    pub bytes_per_s: u64,
 }
 
 /// The request body.
@@ -35,6 +38,7 @@ pub struct OutgoingFaults {
 pub struct FaultsBody {
     drop_to: Option<Vec<u64>>,
     delay_ms: Option<u64>,
+    bytes_per_s: Option<u64>,
     to: Option<Vec<u64>>,
     clock_skew_ms: Option<i64>,
     clear: Option<bool>,
@@ -45,6 +49,7 @@ fn answer(faults: &OutgoingFaults) -> Value {
         "drop_to": faults.drop_to,
         "delay_ms": faults.delay_ms,
         "delay_to": faults.delay_to,
+        "bytes_per_s": faults.bytes_per_s,
         "clock_skew_ms": sightline_storage::time::clock_skew_ms(),
     })
 }
@@ -69,6 +74,7 @@ pub async fn post_faults(
             clear: Some(true),
             drop_to: None,
             delay_ms: None,
+            bytes_per_s: None,
             to: None,
             clock_skew_ms: None,
         } => {
@@ -84,30 +90,37 @@ pub async fn post_faults(
         FaultsBody {
             drop_to,
             delay_ms,
+            bytes_per_s,
             to,
             clock_skew_ms,
             clear: None,
         } => {
-            if drop_to.is_none() && delay_ms.is_none() && to.is_none() && clock_skew_ms.is_none() {
+            let slow = delay_ms.is_some() || bytes_per_s.is_some();
+            if drop_to.is_none() && !slow && to.is_none() && clock_skew_ms.is_none() {
                 return Err(invalid(
                     "drop_to",
-                    "is required: give drop_to, delay_ms with to, clock_skew_ms, or clear",
+                    "is required: give drop_to, delay_ms (or bytes_per_s) with to, clock_skew_ms, or clear",
                 ));
             }
-            match (delay_ms, to) {
-                (Some(ms), Some(to)) if ms <= MAX_FAULT_MS => {
-                    rules.delay_ms = ms;
+            if delay_ms.is_some_and(|ms| ms > MAX_FAULT_MS) {
+                return Err(invalid(
+                    "delay_ms",
+                    &format!("must be at most {MAX_FAULT_MS}"),
+                ));
+            }
+            match (slow, to) {
+                (true, Some(to)) => {
+                    rules.delay_ms = delay_ms.unwrap_or(0);
+                    rules.bytes_per_s = bytes_per_s.unwrap_or(0);
                     rules.delay_to = to;
                 }
-                (Some(_), Some(_)) => {
-                    return Err(invalid(
-                        "delay_ms",
-                        &format!("must be at most {MAX_FAULT_MS}"),
-                    ))
+                (true, None) => {
+                    return Err(invalid("to", "is required with delay_ms and bytes_per_s"))
                 }
-                (Some(_), None) => return Err(invalid("to", "is required with delay_ms")),
-                (None, Some(_)) => return Err(invalid("delay_ms", "is required with to")),
-                (None, None) => {}
+                (false, Some(_)) => {
+                    return Err(invalid("delay_ms", "(or bytes_per_s) is required with to"))
+                }
+                (false, None) => {}
             }
             if let Some(drop_to) = drop_to {
                 rules.drop_to = drop_to;

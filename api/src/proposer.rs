@@ -22,6 +22,9 @@ pub enum ProposeError {
     /// voter, or adding a node id that is taken).
     #[error("{0}")]
     Refused(String),
+    /// The command is larger than one log entry may be (answered 413).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// What the API needs from the replication layer.

@@ -24,6 +24,7 @@ async fn bad_fault_bodies_name_the_field() {
         (json!({}), "drop_to"),
         (json!({"delay_ms": 10}), "to"),
         (json!({"to": [2]}), "delay_ms"),
+        (json!({"bytes_per_s": 1000}), "to"),
         (json!({"delay_ms": 86_400_001u64, "to": [2]}), "delay_ms"),
         (json!({"clock_skew_ms": -86_400_001i64}), "clock_skew_ms"),
         (json!({"clear": false}), "clear"),
@@ -57,13 +58,13 @@ async fn rules_accumulate_and_clear() {
         .await;
     assert_eq!(
         body,
-        json!({"drop_to": [2, 3], "delay_ms": 250, "delay_to": [3], "clock_skew_ms": 0})
+        json!({"drop_to": [2, 3], "delay_ms": 250, "delay_to": [3], "bytes_per_s": 0, "clock_skew_ms": 0})
     );
     let (_, body) = api
         .call("POST", "/v1/admin/faults", json!({"clear": true}))
         .await;
     assert_eq!(
         body,
-        json!({"drop_to": [], "delay_ms": 0, "delay_to": [], "clock_skew_ms": 0})
+        json!({"drop_to": [], "delay_ms": 0, "delay_to": [], "bytes_per_s": 0, "clock_skew_ms": 0})
     );
 }

@@ -40,6 +40,7 @@ fn unavailable(e: RaftError) -> ProposeError {
         RaftError::Membership(why) | RaftError::NotAClientCommand(why) => {
             ProposeError::Refused(why)
         }
+        e @ RaftError::EntryTooLarge { .. } => ProposeError::TooLarge(e.to_string()),
         other => ProposeError::Unavailable(other.to_string()),
     }
 }
@@ -153,6 +154,7 @@ impl Cluster for RaftCluster {
             drop_to: rules.drop_to.into_iter().collect(),
             delay_to: rules.delay_to.into_iter().collect(),
             delay_ms: rules.delay_ms,
+            bytes_per_s: rules.bytes_per_sec,
         }
     }
 
@@ -161,6 +163,7 @@ impl Cluster for RaftCluster {
             drop_to: faults.drop_to.into_iter().collect(),
             delay_to: faults.delay_to.into_iter().collect(),
             delay_ms: faults.delay_ms,
+            bytes_per_sec: faults.bytes_per_s,
         });
         Ok(())
     }

@@ -72,6 +72,11 @@ pub struct RaftSettings {
     pub entries_kept_after_snapshot: u64,
     /// How often the leader proposes the cluster clock, which retention lives by.
     pub clock_interval_ms: u64,
+    /// Largest log entry (one ingest batch, encoded); a larger batch answers 413.
+    pub max_entry_bytes: usize,
+    /// Slowest link between nodes to tolerate (MB/s): the heartbeat is raised until the
+    /// largest entry ships over it within one heartbeat (see docs/operations.md).
+    pub link_mb_per_s: u64,
 }
 
 impl Default for RaftSettings {
@@ -85,6 +90,8 @@ impl Default for RaftSettings {
             snapshot_after_entries: 500,
             entries_kept_after_snapshot: 100,
             clock_interval_ms: 5_000,
+            max_entry_bytes: sightline_raft::DEFAULT_MAX_ENTRY_BYTES,
+            link_mb_per_s: 100,
         }
     }
 }

@@ -111,6 +111,16 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     raft_config.snapshot_after_entries = settings.snapshot_after_entries;
     raft_config.entries_kept_after_snapshot = settings.entries_kept_after_snapshot;
     raft_config.clock_interval = Duration::from_millis(settings.clock_interval_ms.max(1));
+    raft_config.max_entry_bytes = settings.max_entry_bytes;
+    raft_config.min_link_bytes_per_sec = settings.link_mb_per_s.max(1).saturating_mul(1_000_000);
+    let timing = raft_config.effective_timing();
+    tracing::info!(
+        heartbeat_ms = timing.heartbeat.as_millis() as u64,
+        election_timeout_ms = ?(timing.election_min.as_millis(), timing.election_max.as_millis()),
+        max_entry_bytes = settings.max_entry_bytes,
+        link_mb_per_s = settings.link_mb_per_s,
+        "replication timing (derived from the entry bound and the slowest link)"
+    );
     raft_config.tls = tls.map(|t| sightline_raft::TlsFiles {
         cert: t.cert.clone(),
         key: t.key.clone(),

@@ -33,6 +33,15 @@ pub enum Error {
     /// membership API, never through `propose`).
     #[error("refused: {0}")]
     NotAClientCommand(String),
+    /// A command whose encoded size exceeds the entry bound ([`crate::RaftConfig::max_entry_bytes`]):
+    /// refused before it reaches the log, since a batch is atomic and cannot be split.
+    #[error("a command of {size} bytes exceeds the largest log entry, {limit} bytes; send smaller batches")]
+    EntryTooLarge {
+        /// Encoded size of the command.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
     /// The configuration is invalid.
     #[error("invalid raft config: {0}")]
     Config(String),

@@ -26,6 +26,9 @@ pub struct FaultRules {
     pub delay_to: BTreeSet<NodeId>,
     /// See `delay_to`.
     pub delay_ms: u64,
+    /// Messages to `delay_to` also wait their size divided by this rate (bytes per second; 0
+    /// for none): a throttled link, on which a large AppendEntries takes long to arrive.
+    pub bytes_per_sec: u64,
 }
 
 /// The shared, swappable rules of one node.
@@ -61,14 +64,24 @@ impl Faults {
     /// Applies the rules to one message to `target`: waits out a delay, or fails if the
     /// message is dropped.
     pub async fn before_send(&self, target: NodeId) -> Result<(), Dropped> {
+        self.before_send_bytes(target, 0).await
+    }
+
+    /// [`Faults::before_send`] for a message of `bytes` bytes (a throttled link delays it
+    /// by its size too).
+    pub async fn before_send_bytes(&self, target: NodeId, bytes: usize) -> Result<(), Dropped> {
         let (drop, delay) = {
             let rules = self.rules.load();
+            let throttle = match rules.bytes_per_sec {
+                0 => Duration::ZERO,
+                rate => Duration::from_secs_f64(bytes as f64 / rate as f64),
+            };
             (
                 rules.drop_to.contains(&target),
                 rules
                     .delay_to
                     .contains(&target)
-                    .then(|| Duration::from_millis(rules.delay_ms)),
+                    .then(|| Duration::from_millis(rules.delay_ms) + throttle),
             )
         };
         if drop {
@@ -93,11 +106,18 @@ mod tests {
             drop_to: [2].into(),
             delay_to: [3].into(),
             delay_ms: 50,
+            bytes_per_sec: 1_000_000,
         });
         assert!(faults.before_send(2).await.is_err());
         let start = tokio::time::Instant::now();
         faults.before_send(3).await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(50));
+        let start = tokio::time::Instant::now();
+        faults.before_send_bytes(3, 100_000).await.unwrap();
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "50 ms + 100 kB at 1 MB/s"
+        );
         let start = tokio::time::Instant::now();
         faults.before_send(4).await.unwrap();
         assert!(start.elapsed() < Duration::from_millis(50));

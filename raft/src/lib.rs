@@ -72,7 +72,7 @@ pub use error::{Error, Result};
 pub use layout::current_engine_dir;
 pub use log_store::LogStore;
 pub use network::{NetworkConfig, NetworkFactory};
-pub use node::{RaftConfig, RaftNode};
+pub use node::{RaftConfig, RaftNode, Timing, DEFAULT_MAX_ENTRY_BYTES};
 pub use snapshot::SnapshotFiles;
 pub use state_machine::StateMachine;
 pub use tls::{PeerTls, TlsFiles, TLS_SERVER_NAME};

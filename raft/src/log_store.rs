@@ -41,7 +41,7 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 /// `heartbeat_interval` to complete (send, follower fsync, reply) and does not shrink a
 /// request that timed out, so a request must stay small enough to ship within one heartbeat
 /// even when every entry is a large batch of records: 4 MiB is ~35 ms on 1 Gbit/s.
-const MAX_READ_BATCH_BYTES: usize = 4 << 20;
+pub const MAX_READ_BATCH_BYTES: usize = 4 << 20;
 
 /// THE durable write option of the Raft log: `sync` makes RocksDB fsync its WAL before
 /// `write` returns. openraft's correctness depends on it twice: an appended entry must be
@@ -202,11 +202,13 @@ impl LogStore {
                     entry.log_id.index
                 )));
             }
-            bytes += value.len();
-            entries.push(entry);
-            if bytes >= max_bytes {
+            // Never past the cap, except with the first entry (one entry is never split);
+            // so one request is at most max(cap, the largest entry) bytes.
+            if !entries.is_empty() && bytes + value.len() > max_bytes {
                 break;
             }
+            bytes += value.len();
+            entries.push(entry);
         }
         Ok(entries)
     }

@@ -198,15 +198,17 @@ impl PeerClient {
         Resp: DeserializeOwned,
     {
         let mut client = self.client()?;
+        let body = encode(req)?;
+        let size = body.len();
         let mut request = tonic::Request::new(RaftRequest {
             target: self.target,
-            body: encode(req)?,
+            body,
         });
         request.set_timeout(ttl);
         let (faults, target) = (self.config.faults.clone(), self.target);
         let call = async move {
             // An injected delay counts against the deadline, like a slow link.
-            if let Err(dropped) = faults.before_send(target).await {
+            if let Err(dropped) = faults.before_send_bytes(target, size).await {
                 return Err(Status::unavailable(dropped.to_string()));
             }
             match kind {

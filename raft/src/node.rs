@@ -25,6 +25,9 @@ use crate::tls::{PeerTls, TlsFiles};
 use crate::types::typ::{Raft, RaftMetrics};
 use crate::types::{Node, NodeId};
 
+/// Default [`RaftConfig::max_entry_bytes`]: 8 MiB, about 20,000 reads.
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 8 << 20;
+
 /// Replication settings of a node.
 #[derive(Debug, Clone)]
 pub struct RaftConfig {
@@ -60,6 +63,25 @@ pub struct RaftConfig {
     /// How often the leader proposes the cluster clock (see [`crate::clock`]): retention
     /// takes effect at most this late.
     pub clock_interval: Duration,
+    /// Largest encoded command accepted into the log; a larger one is refused with
+    /// [`Error::EntryTooLarge`] (a batch is atomic and is never split).
+    pub max_entry_bytes: usize,
+    /// Slowest link between nodes the timing must tolerate, in bytes per second: the
+    /// heartbeat (which openraft also uses as the deadline of one AppendEntries) is raised
+    /// until the largest request ships over such a link in time; see
+    /// [`RaftConfig::effective_timing`].
+    pub min_link_bytes_per_sec: u64,
+}
+
+/// The timing a node runs with, derived from [`RaftConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Heartbeat interval, and the deadline of one AppendEntries.
+    pub heartbeat: Duration,
+    /// Election timeout range.
+    pub election_min: Duration,
+    /// See `election_min`.
+    pub election_max: Duration,
 }
 
 impl RaftConfig {
@@ -80,16 +102,46 @@ impl RaftConfig {
             tls: None,
             engine,
             clock_interval: Duration::from_secs(5),
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            min_link_bytes_per_sec: 100_000_000,
+        }
+    }
+
+    /// The largest AppendEntries this node sends: the log is read up to
+    /// [`crate::log_store::MAX_READ_BATCH_BYTES`] per request, or one whole entry.
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_entry_bytes
+            .max(crate::log_store::MAX_READ_BATCH_BYTES)
+    }
+
+    /// Heartbeat and election timeouts as run: openraft gives one AppendEntries exactly one
+    /// heartbeat interval (send, follower fsync, reply) and never shrinks a request that
+    /// timed out, so the interval is raised until the largest request ships over the
+    /// slowest link in three quarters of it, plus 50 ms for the fsync and the reply; the
+    /// election timeouts stay at least 5 and 10 heartbeats.
+    pub fn effective_timing(&self) -> Timing {
+        let rate = self.min_link_bytes_per_sec.max(1) as f64;
+        let ship = Duration::from_secs_f64(self.max_request_bytes() as f64 / rate);
+        let heartbeat = self
+            .heartbeat_interval
+            .max(ship * 4 / 3 + Duration::from_millis(50));
+        let election_min = self.election_timeout_min.max(heartbeat * 5);
+        let election_max = self.election_timeout_max.max(election_min * 2);
+        Timing {
+            heartbeat,
+            election_min,
+            election_max,
         }
     }
 
     fn openraft(&self) -> Result<openraft::Config> {
         let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
+        let timing = self.effective_timing();
         let config = openraft::Config {
             cluster_name: self.cluster_name.clone(),
-            heartbeat_interval: ms(self.heartbeat_interval),
-            election_timeout_min: ms(self.election_timeout_min),
-            election_timeout_max: ms(self.election_timeout_max),
+            heartbeat_interval: ms(timing.heartbeat),
+            election_timeout_min: ms(timing.election_min),
+            election_timeout_max: ms(timing.election_max),
             install_snapshot_timeout: ms(self.snapshot_frame_timeout),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
             max_in_snapshot_log_to_keep: self.entries_kept_after_snapshot,
@@ -127,6 +179,7 @@ pub struct RaftNode {
     forwarder: Arc<Forwarder>,
     faults: Arc<Faults>,
     clock_ticker: JoinHandle<()>,
+    max_entry_bytes: usize,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -253,6 +306,7 @@ impl RaftNode {
             forwarder,
             faults,
             clock_ticker,
+            max_entry_bytes: config.max_entry_bytes,
         })
     }
 
@@ -307,6 +361,13 @@ impl RaftNode {
                 "propose orders client commands only; membership changes use the membership API"
                     .into(),
             ));
+        }
+        let size = command.encoded_len();
+        if size > self.max_entry_bytes {
+            return Err(Error::EntryTooLarge {
+                size,
+                limit: self.max_entry_bytes,
+            });
         }
         match self.raft.client_write(command).await {
             Ok(response) => Ok(response.data),

@@ -164,6 +164,14 @@ impl Command {
         }
     }
 
+    /// The length of [`Command::encode`]'s output, without allocating it.
+    pub fn encoded_len(&self) -> usize {
+        match postcard::experimental::serialized_size(self) {
+            Ok(len) => len,
+            Err(e) => unreachable!("postcard cannot fail on in-memory commands: {e}"),
+        }
+    }
+
     /// Inverse of [`Command::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         postcard::from_bytes(bytes).map_err(|e| StorageError::corrupt("command", e))

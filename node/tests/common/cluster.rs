@@ -24,6 +24,10 @@ pub struct Timing {
     pub fault_injection: bool,
     /// `[testing] engine_wal`: `false` makes a SIGKILL lose every unflushed engine write.
     pub engine_wal: bool,
+    /// `[raft] max_entry_bytes`.
+    pub max_entry_bytes: usize,
+    /// `[raft] link_mb_per_s`: loopback is fast, so tests keep short heartbeats.
+    pub link_mb_per_s: u64,
 }
 
 impl Default for Timing {
@@ -34,9 +38,13 @@ impl Default for Timing {
             election_max_ms: 600,
             snapshot_after: 5_000,
             keep_after_snapshot: 1_000,
-            clock_interval_ms: 1_000,
+            // The first tick comes at once after an election; later ones only move the
+            // applied index under tests that wait for replicas to stand still.
+            clock_interval_ms: 30_000,
             fault_injection: false,
             engine_wal: true,
+            max_entry_bytes: 8 << 20,
+            link_mb_per_s: 1_000,
         }
     }
 }
@@ -112,7 +120,7 @@ impl TestCluster {
             .collect();
         let t = self.timing;
         Ok(format!(
-            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\nclock_interval_ms = {}\n[testing]\nengine_wal = {}\n",
+            "raft_addr = \"127.0.0.1:{}\"\npeers = [ {} ]\n[raft]\nheartbeat_ms = {}\nelection_timeout_min_ms = {}\nelection_timeout_max_ms = {}\nsnapshot_after_entries = {}\nentries_kept_after_snapshot = {}\nclock_interval_ms = {}\nmax_entry_bytes = {}\nlink_mb_per_s = {}\n[testing]\nengine_wal = {}\n",
             me.raft_port,
             peers.join(", "),
             t.heartbeat_ms,
@@ -121,6 +129,8 @@ impl TestCluster {
             t.snapshot_after,
             t.keep_after_snapshot,
             t.clock_interval_ms,
+            t.max_entry_bytes,
+            t.link_mb_per_s,
             t.engine_wal
         ))
     }

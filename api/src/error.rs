@@ -33,8 +33,10 @@ pub enum ErrorCode {
     NotFound,
     /// A documented feature this node does not offer yet.
     NotImplemented,
-    /// The cluster cannot accept the request right now; retry.
+    /// The cluster cannot accept the request right now; nothing was done; retry.
     Unavailable,
+    /// A write may or may not have committed; retry only with client ids.
+    OutcomeUnknown,
     /// Our bug or a storage failure.
     Internal,
 }
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotImplemented => "not_implemented",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::OutcomeUnknown => "outcome_unknown",
             ErrorCode::Internal => "internal",
         }
     }
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::TenantNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,6 +176,9 @@ impl From<crate::ProposeError> for ApiError {
             crate::ProposeError::Unavailable(why) => ApiError::new(ErrorCode::Unavailable, why),
             crate::ProposeError::Refused(why) => ApiError::new(ErrorCode::InvalidRequest, why),
             crate::ProposeError::TooLarge(why) => ApiError::new(ErrorCode::PayloadTooLarge, why),
+            crate::ProposeError::OutcomeUnknown(why) => {
+                ApiError::new(ErrorCode::OutcomeUnknown, why)
+            }
             other => ApiError::internal(other),
         }
     }

@@ -25,6 +25,9 @@ pub enum ProposeError {
     /// The command is larger than one log entry may be (answered 413).
     #[error("{0}")]
     TooLarge(String),
+    /// The write may or may not have committed (answered 504 `outcome_unknown`).
+    #[error("{0}")]
+    OutcomeUnknown(String),
 }
 
 /// What the API needs from the replication layer.

@@ -41,6 +41,7 @@ fn unavailable(e: RaftError) -> ProposeError {
             ProposeError::Refused(why)
         }
         e @ RaftError::EntryTooLarge { .. } => ProposeError::TooLarge(e.to_string()),
+        e @ RaftError::OutcomeUnknown(_) => ProposeError::OutcomeUnknown(e.to_string()),
         other => ProposeError::Unavailable(other.to_string()),
     }
 }

@@ -42,6 +42,11 @@ pub enum Error {
         /// The bound.
         limit: usize,
     },
+    /// The command may or may not have committed: an attempt reached a node that could have
+    /// appended it, and no answer came before the deadline. Retrying is safe only for
+    /// commands that are idempotent on their own (records with client ids).
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// The configuration is invalid.
     #[error("invalid raft config: {0}")]
     Config(String),

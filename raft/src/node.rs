@@ -377,24 +377,55 @@ impl RaftNode {
 
     /// Commits `command` wherever this node stands: applied here when it leads, otherwise
     /// forwarded to the leader. Retries through elections until `deadline` passes (see
-    /// [`retry_through_elections`]). Retrying is safe because a prepared command carries its
-    /// ids: applying it twice rewrites identical keys and values.
+    /// [`retry_through_elections`]). The command is wrapped in a [`Command::Proposal`] with a
+    /// fresh id before the first attempt, so every retry is the same proposal and the state
+    /// machine applies it at most once, however many copies reach the log.
+    ///
+    /// When the deadline passes, the answer is [`Error::OutcomeUnknown`] if any attempt
+    /// reached a node that could have appended it (this node while it led, or any forward
+    /// the receiver did not refuse as a non-leader), and the last retryable error (nothing
+    /// was done) otherwise.
     pub async fn propose_anywhere(
         &self,
         command: Command,
         deadline: Duration,
     ) -> Result<ApplyOutcome> {
-        let command = &command;
-        retry_through_elections(deadline, |left| async move {
-            match self.propose(command.clone()).await {
+        let proposal = &Command::Proposal {
+            id: rand::random(),
+            command: Box::new(command),
+        };
+        let reached = &std::sync::atomic::AtomicBool::new(false);
+        let result = retry_through_elections(deadline, |left| async move {
+            let leads = self.raft.metrics().borrow().state.is_leader();
+            let local = self.propose(proposal.clone()).await;
+            if leads && local.is_err() {
+                reached.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            match local {
                 Err(Error::ForwardToLeader {
                     leader_id: Some(id),
                     leader: Some(node),
-                }) if id != self.id => self.forwarder.propose(id, &node, command, left).await,
+                }) if id != self.id => {
+                    let forwarded = self.forwarder.propose(id, &node, proposal, left).await;
+                    if !matches!(forwarded, Ok(_) | Err(Error::ForwardToLeader { .. })) {
+                        reached.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    forwarded
+                }
                 other => other,
             }
         })
-        .await
+        .await;
+        match result {
+            Err(e @ (Error::ForwardToLeader { .. } | Error::Transport(_) | Error::NoQuorum(_)))
+                if reached.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                Err(Error::OutcomeUnknown(format!(
+                    "no answer within {deadline:?}; the write may still commit ({e})"
+                )))
+            }
+            other => other,
+        }
     }
 
     /// Returns once this node's engine reflects every command committed before the call, so

@@ -119,6 +119,16 @@ pub enum Command {
         /// The agreed time, UTC ms.
         now_ms: i64,
     },
+    /// A client command with the id its proposer gave it, so that however often it is
+    /// re-proposed (a retry after a timeout, a forward that was resent) it is applied at most
+    /// once: `apply` stores each id with the outcome, for [`PROPOSAL_DEDUPE_MS`] of cluster
+    /// clock, and answers a repeat with the stored outcome without applying it again.
+    Proposal {
+        /// Random, fixed by the proposer before the first attempt.
+        id: u128,
+        /// The command (never itself a `Proposal`).
+        command: Box<Command>,
+    },
     /// Writes a batch of plate reads atomically.
     PutReads {
         /// Tenant id.
@@ -150,10 +160,13 @@ impl Command {
     /// membership entries, and it must never arrive as data. `AdvanceClock` is internal too:
     /// only the leader's clock ticker, from a majority's clocks, may move the cluster clock.
     pub fn is_client_command(&self) -> bool {
-        !matches!(
-            self,
-            Command::Membership { .. } | Command::AdvanceClock { .. }
-        )
+        match self {
+            Command::Membership { .. } | Command::AdvanceClock { .. } => false,
+            Command::Proposal { command, .. } => {
+                !matches!(**command, Command::Proposal { .. }) && command.is_client_command()
+            }
+            _ => true,
+        }
     }
 
     /// Compact binary encoding for logs and the wire.
@@ -177,6 +190,11 @@ impl Command {
         postcard::from_bytes(bytes).map_err(|e| StorageError::corrupt("command", e))
     }
 }
+
+/// How long (in cluster clock) a [`Command::Proposal`] id is remembered: a re-proposal
+/// applied later than this is applied again. Retries span seconds (the client deadline), so
+/// an hour is ample; the ids are pruned as the cluster clock advances.
+pub const PROPOSAL_DEDUPE_MS: i64 = 3_600_000;
 
 /// What applying a command did, reported back to the proposer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

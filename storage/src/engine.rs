@@ -15,7 +15,9 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::command::{ApplyOutcome, Command, LogPosition, SealedPlate, SealedRead, TenantPolicy};
+use crate::command::{
+    ApplyOutcome, Command, LogPosition, SealedPlate, SealedRead, TenantPolicy, PROPOSAL_DEDUPE_MS,
+};
 use crate::crypto::{DataKey, TokenKey};
 use crate::error::{Result, StorageError};
 use crate::keyring::{wrap_context, MasterKey, TenantKeys, WrappedTenantKeys};
@@ -325,8 +327,65 @@ impl Engine {
     }
 
     /// Applies one command at `pos` as one atomic `WriteBatch` that also records `pos`.
-    /// Deterministic: the same command on the same state writes the same bytes.
+    /// Deterministic: the same command on the same state writes the same bytes. A
+    /// [`Command::Proposal`] whose id was applied within [`PROPOSAL_DEDUPE_MS`] of cluster
+    /// clock is not applied again: only the position moves, and the first outcome is
+    /// returned.
     pub fn apply(&self, pos: LogPosition, command: &Command) -> Result<ApplyOutcome> {
+        match command {
+            Command::Proposal { id, command } => match self.applied_proposal(*id)? {
+                Some(outcome) => self.apply_once(pos, &Command::Noop, None).map(|_| outcome),
+                None if matches!(**command, Command::Proposal { .. }) => {
+                    self.apply_once(pos, &Command::Noop, None)?;
+                    Ok(ApplyOutcome::Rejected {
+                        reason: "a proposal may not wrap another".into(),
+                    })
+                }
+                None => self.apply_once(pos, command, Some(*id)),
+            },
+            command => self.apply_once(pos, command, None),
+        }
+    }
+
+    /// The stored outcome of proposal `id`, if it was applied within the dedupe window.
+    fn applied_proposal(&self, id: u128) -> Result<Option<ApplyOutcome>> {
+        let Some(bytes) = self.db.get_cf(self.cf(cf::META)?, meta::proposal(id))? else {
+            return Ok(None);
+        };
+        let (at, outcome): (i64, ApplyOutcome) = decode_meta("applied proposal", &bytes)?;
+        let window_start = self
+            .cluster_clock()
+            .map_or(i64::MIN, |c| c.saturating_sub(PROPOSAL_DEDUPE_MS));
+        Ok((at >= window_start).then_some(outcome))
+    }
+
+    /// Deletes the proposal ids applied before `cutoff` (cluster clock).
+    fn stage_proposal_pruning(&self, batch: &mut WriteBatch, cutoff: i64) -> Result<()> {
+        let meta_cf = self.cf(cf::META)?;
+        let end = meta::proposal_at(cutoff, 0);
+        for item in self
+            .db
+            .prefix_iterator_cf(meta_cf, meta::PROPOSAL_AT_PREFIX)
+        {
+            let (key, _) = item?;
+            if !key.starts_with(meta::PROPOSAL_AT_PREFIX) || *key >= *end {
+                break;
+            }
+            let id_bytes: [u8; 16] = key[key.len() - 16..]
+                .try_into()
+                .map_err(|_| StorageError::corrupt("proposal key", "bad length"))?;
+            batch.delete_cf(meta_cf, &key);
+            batch.delete_cf(meta_cf, meta::proposal(u128::from_be_bytes(id_bytes)));
+        }
+        Ok(())
+    }
+
+    fn apply_once(
+        &self,
+        pos: LogPosition,
+        command: &Command,
+        proposal: Option<u128>,
+    ) -> Result<ApplyOutcome> {
         let mut batch = WriteBatch::default();
         let mut new_tenant = None;
         let mut plate_updates = Vec::new();
@@ -335,11 +394,19 @@ impl Engine {
         let mut new_watermarks = None;
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
+            // `apply` unwraps proposals; one that reaches here wraps another.
+            Command::Proposal { .. } => ApplyOutcome::Rejected {
+                reason: "a proposal may not wrap another".into(),
+            },
             Command::AdvanceClock { now_ms } => {
                 let clock = self.cluster_clock().map_or(*now_ms, |c| c.max(*now_ms));
                 if Some(clock) != self.cluster_clock() {
                     batch.put_cf(self.cf(cf::META)?, meta::CLOCK, encode_meta(&clock));
                     new_clock = Some(clock);
+                    self.stage_proposal_pruning(
+                        &mut batch,
+                        clock.saturating_sub(PROPOSAL_DEDUPE_MS),
+                    )?;
                 }
                 let tenants: Vec<_> = self.tenants.load().by_id.values().cloned().collect();
                 new_watermarks = self.stage_watermarks(&mut batch, Some(clock), &tenants)?;
@@ -434,6 +501,12 @@ impl Engine {
                 }
             }
         };
+        if let Some(id) = proposal {
+            let at = self.cluster_clock().unwrap_or(0);
+            let meta_cf = self.cf(cf::META)?;
+            batch.put_cf(meta_cf, meta::proposal(id), encode_meta(&(at, &outcome)));
+            batch.put_cf(meta_cf, meta::proposal_at(at, id), []);
+        }
         batch.put_cf(self.cf(cf::META)?, meta::APPLIED, encode_meta(&pos));
         self.db.write_opt(batch, &self.write_options())?;
         // Caches change only once the batch is durable, so a failed write leaves them

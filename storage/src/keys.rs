@@ -259,6 +259,22 @@ pub mod meta {
     /// time still live for that tenant. Monotonic: raising retention never lowers it.
     pub const WATERMARK_PREFIX: &[u8] = b"watermark/";
 
+    /// Prefix of applied proposal ids: `proposal/{id u128 BE}` → (cluster clock at apply,
+    /// outcome).
+    pub const PROPOSAL_PREFIX: &[u8] = b"proposal/";
+    /// The same ids by age, for pruning: `proposal_at/{clock i64 as BE u64 + 2^63}{id}` → ().
+    pub const PROPOSAL_AT_PREFIX: &[u8] = b"proposal_at/";
+
+    /// `proposal/{id}`.
+    pub fn proposal(id: u128) -> Vec<u8> {
+        [PROPOSAL_PREFIX, &id.to_be_bytes()].concat()
+    }
+
+    /// `proposal_at/{at}{id}`.
+    pub fn proposal_at(at: i64, id: u128) -> Vec<u8> {
+        [PROPOSAL_AT_PREFIX, &super::encode_ts(at), &id.to_be_bytes()].concat()
+    }
+
     /// `watermark/{tenant}`.
     pub fn watermark(tenant: u32) -> Vec<u8> {
         [WATERMARK_PREFIX, &tenant.to_be_bytes()].concat()

@@ -478,3 +478,82 @@ fn the_plate_dictionary_holds_each_plate_once_with_its_newest_time_and_survives_
     let engine = open(dir.path());
     assert_eq!(dictionary_plates(&engine, 1), want);
 }
+
+/// Issue 14, finding 5: a proposal that is re-proposed (a retry after a timeout, a forward
+/// resent) applies at most once, so a late copy cannot undo a newer change nor duplicate a
+/// batch without client ids. Replica `raw` applies the same sequence as bare commands (what
+/// the propose path sent before proposals carried ids) and shows the hazard.
+#[test]
+fn a_retried_proposal_applies_once_and_cannot_undo_a_newer_change() {
+    let (dir, raw_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (engine, raw) = (open(dir.path()), open(raw_dir.path()));
+    let keys = WrappedTenantKeys::generate(engine.master_key(), "acme");
+    let upsert = |days| Command::UpsertTenant {
+        name: "acme".into(),
+        policy: TenantPolicy {
+            retention_days: days,
+            hot_days: 1,
+        },
+        keys: keys.clone(),
+    };
+    let wrap = |id: u128, command: Command| Command::Proposal {
+        id,
+        command: Box::new(command),
+    };
+    let t = now_ms();
+    let clock = Command::AdvanceClock { now_ms: t };
+    let (ten, twenty) = (wrap(1, upsert(10)), wrap(2, upsert(20)));
+    for (index, cmd) in [(1, &clock), (2, &ten), (3, &twenty)] {
+        engine.apply(pos(index), cmd).unwrap();
+    }
+    // The first proposal's late copy: same outcome as the first time, no effect.
+    let late = engine.apply(pos(4), &ten).unwrap();
+    assert_eq!(
+        late,
+        ApplyOutcome::Tenant {
+            id: 1,
+            created: true
+        }
+    );
+    assert_eq!(engine.tenant("acme").unwrap().policy.retention_days, 20);
+    for (index, cmd) in [
+        (1, &clock),
+        (2, &upsert(10)),
+        (3, &upsert(20)),
+        (4, &upsert(10)),
+    ] {
+        raw.apply(pos(index), cmd).unwrap();
+    }
+    assert_eq!(
+        raw.tenant("acme").unwrap().policy.retention_days,
+        10,
+        "a bare re-proposal undoes the newer change"
+    );
+
+    // A batch without client ids, proposed twice: written once.
+    let batch = wrap(
+        3,
+        reads_command(&engine, 1, &[("DUP1", None, t), ("DUP1", None, t - 5)]),
+    );
+    let first = engine.apply(pos(5), &batch).unwrap();
+    assert_eq!(engine.apply(pos(6), &batch).unwrap(), first);
+    assert_eq!(plate_hits(&engine, 1, "DUP1").len(), 2);
+    assert_eq!(engine.applied().unwrap(), Some(pos(6)));
+
+    // Ids are remembered for an hour of cluster clock, then pruned.
+    let count_ids = |engine: &Engine| {
+        let mut n = 0;
+        engine
+            .for_each_raw(cf::META, |k, _| {
+                n += usize::from(k.starts_with(meta::PROPOSAL_PREFIX))
+            })
+            .unwrap();
+        n
+    };
+    assert_eq!(count_ids(&engine), 3);
+    let later = Command::AdvanceClock {
+        now_ms: t + PROPOSAL_DEDUPE_MS + 1,
+    };
+    engine.apply(pos(7), &later).unwrap();
+    assert_eq!(count_ids(&engine), 0);
+}

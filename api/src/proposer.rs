@@ -28,6 +28,10 @@ pub enum ProposeError {
     /// The write may or may not have committed (answered 504 `outcome_unknown`).
     #[error("{0}")]
     OutcomeUnknown(String),
+    /// Our failure below the API (the Raft log's storage, corrupt data, I/O): answered 500,
+    /// the details logged only.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What the API needs from the replication layer.

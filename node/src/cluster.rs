@@ -13,6 +13,7 @@ use openraft::ServerState;
 use serde_json::{json, Value};
 use sightline_api::faults::OutgoingFaults;
 use sightline_api::{Cluster, ProposeError};
+use sightline_raft::error::ErrorClass;
 use sightline_raft::faults::FaultRules;
 use sightline_raft::{Error as RaftError, Node, RaftNode};
 use sightline_storage::time::format_rfc3339_ms;
@@ -34,15 +35,23 @@ impl RaftCluster {
     }
 }
 
+/// Maps a replication error to the API's seam by its one classification
+/// ([`RaftError::class`]): retryable → 503, outcome unknown → 504, refused → 4xx, internal →
+/// 500 with the details only in the log (never a retryable 503 with file paths).
 fn unavailable(e: RaftError) -> ProposeError {
-    match e {
-        RaftError::Storage(e) => ProposeError::Storage(e),
-        RaftError::Membership(why) | RaftError::NotAClientCommand(why) => {
-            ProposeError::Refused(why)
-        }
-        e @ RaftError::EntryTooLarge { .. } => ProposeError::TooLarge(e.to_string()),
-        e @ RaftError::OutcomeUnknown(_) => ProposeError::OutcomeUnknown(e.to_string()),
-        other => ProposeError::Unavailable(other.to_string()),
+    match e.class() {
+        ErrorClass::Retryable => ProposeError::Unavailable(e.to_string()),
+        ErrorClass::OutcomeUnknown => ProposeError::OutcomeUnknown(e.to_string()),
+        ErrorClass::Refused => match e {
+            RaftError::Membership(why)
+            | RaftError::NotAClientCommand(why)
+            | RaftError::Config(why) => ProposeError::Refused(why),
+            e => ProposeError::TooLarge(e.to_string()),
+        },
+        ErrorClass::Internal => match e {
+            RaftError::Storage(e) => ProposeError::Storage(e),
+            e => ProposeError::Internal(e.to_string()),
+        },
     }
 }
 
@@ -286,5 +295,51 @@ impl Cluster for RaftCluster {
     fn ready(&self) -> BoxFuture<'static, bool> {
         let raft = self.raft.clone();
         async move { raft.read_barrier(Duration::from_secs(1)).await.is_ok() }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use sightline_api::ApiError;
+
+    fn answer(e: RaftError) -> (StatusCode, String) {
+        let api = ApiError::from(unavailable(e));
+        (api.code.status(), api.message)
+    }
+
+    #[test]
+    fn each_class_of_replication_error_gets_its_own_answer() {
+        let io = RaftError::Io {
+            path: "/var/lib/sightline/secret/raft-log/000012.sst".into(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        let (status, message) = answer(io);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!message.contains("/var/lib"), "{message}");
+        let corrupt = RaftError::Corrupt {
+            what: "log entry",
+            reason: "bad checksum in /data/x".into(),
+        };
+        let (status, message) = answer(corrupt);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!message.contains("/data"), "{message}");
+        assert_eq!(
+            answer(RaftError::NoQuorum("2 of 3 unreachable".into())).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            answer(RaftError::OutcomeUnknown("timeout".into())).0,
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            answer(RaftError::EntryTooLarge { size: 9, limit: 8 }).0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            answer(RaftError::Membership("a change is in progress".into())).0,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -88,7 +88,40 @@ fn describe_leader(id: Option<NodeId>, node: Option<&Node>) -> String {
     }
 }
 
+/// How a caller must treat an [`Error`]: the one classification the node maps to HTTP
+/// status codes (and that a gRPC surface maps to status codes the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Nothing was done and trying again (perhaps elsewhere, after an election) may work.
+    Retryable,
+    /// The write may or may not have committed.
+    OutcomeUnknown,
+    /// The caller asked for something this cluster refuses; retrying will not help.
+    Refused,
+    /// Our failure (storage, corrupt data, I/O): the details belong in the log, not in an
+    /// answer.
+    Internal,
+}
+
 impl Error {
+    /// This error's class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::ForwardToLeader { .. }
+            | Error::NoQuorum(_)
+            | Error::Stopped(_)
+            | Error::Transport(_) => ErrorClass::Retryable,
+            Error::OutcomeUnknown(_) => ErrorClass::OutcomeUnknown,
+            Error::Membership(_)
+            | Error::NotAClientCommand(_)
+            | Error::EntryTooLarge { .. }
+            | Error::Config(_) => ErrorClass::Refused,
+            Error::Storage(_) | Error::LogStore(_) | Error::Io { .. } | Error::Corrupt { .. } => {
+                ErrorClass::Internal
+            }
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -218,6 +218,12 @@ impl ConfigFile {
         {
             bail!("raft timing must satisfy 0 < heartbeat_ms < election_timeout_min_ms < election_timeout_max_ms");
         }
+        if r.max_entry_bytes < 64 << 10 {
+            bail!("raft.max_entry_bytes must be at least 65536 (one batch of reads must fit)");
+        }
+        if r.link_mb_per_s == 0 || r.clock_interval_ms == 0 {
+            bail!("raft.link_mb_per_s and raft.clock_interval_ms must be at least 1");
+        }
         let object_store = self
             .object_store
             .unwrap_or_else(|| format!("file://{}", data_dir.join("cold").display()));
@@ -303,6 +309,14 @@ block_cache = "64MiB"
             ),
             (GOOD.replace("64MiB", "64 parsecs"), "unit"),
             (GOOD.replace("file:///var", "ftp:///var"), "object_store"),
+            (
+                format!("{GOOD}\n[raft]\nmax_entry_bytes = 1000\n"),
+                "max_entry_bytes",
+            ),
+            (
+                format!("{GOOD}\n[raft]\nlink_mb_per_s = 0\n"),
+                "link_mb_per_s",
+            ),
         ];
         for (text, want) in cases {
             let err = format!("{:#}", load(&text, &[]).unwrap_err());

@@ -38,7 +38,7 @@ impl RaftCluster {
 /// Maps a replication error to the API's seam by its one classification
 /// ([`RaftError::class`]): retryable → 503, outcome unknown → 504, refused → 4xx, internal →
 /// 500 with the details only in the log (never a retryable 503 with file paths).
-fn unavailable(e: RaftError) -> ProposeError {
+fn propose_error(e: RaftError) -> ProposeError {
     match e.class() {
         ErrorClass::Retryable => ProposeError::Unavailable(e.to_string()),
         ErrorClass::OutcomeUnknown => ProposeError::OutcomeUnknown(e.to_string()),
@@ -183,7 +183,7 @@ impl Cluster for RaftCluster {
         async move {
             raft.propose_anywhere(command, CLIENT_DEADLINE)
                 .await
-                .map_err(unavailable)
+                .map_err(propose_error)
         }
         .boxed()
     }
@@ -193,7 +193,7 @@ impl Cluster for RaftCluster {
         async move {
             raft.read_barrier(CLIENT_DEADLINE)
                 .await
-                .map_err(unavailable)
+                .map_err(propose_error)
         }
         .boxed()
     }
@@ -242,12 +242,12 @@ impl Cluster for RaftCluster {
                 .map_err(|_| {
                     ProposeError::Unavailable(format!("node {id} did not catch up in time"))
                 })?
-                .map_err(unavailable)?;
+                .map_err(propose_error)?;
             let mut voters = members;
             voters.insert(id);
             raft.change_membership(voters, false)
                 .await
-                .map_err(unavailable)?;
+                .map_err(propose_error)?;
             Ok(status_json(&raft))
         }
         .boxed()
@@ -280,7 +280,7 @@ impl Cluster for RaftCluster {
                 }
                 raft.change_membership(voters, false)
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(propose_error)?;
             } else {
                 raft.raft()
                     .change_membership(openraft::ChangeMembers::RemoveNodes([id].into()), false)
@@ -305,7 +305,7 @@ mod tests {
     use sightline_api::ApiError;
 
     fn answer(e: RaftError) -> (StatusCode, String) {
-        let api = ApiError::from(unavailable(e));
+        let api = ApiError::from(propose_error(e));
         (api.code.status(), api.message)
     }
 

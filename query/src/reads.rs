@@ -213,10 +213,7 @@ impl Walk<'_> {
 /// Runs a read search (reads below the tenant's retention watermark are never returned,
 /// whether or not compaction has removed them yet).
 pub fn search_reads(engine: &Engine, query: &ReadQuery) -> Result<ReadPage> {
-    let from = match engine.retention_cutoff(query.tenant) {
-        Some(cutoff) => query.from.max(cutoff),
-        None => query.from,
-    };
+    let from = crate::live_from(engine, query.tenant, query.from);
     let plan = plan(engine, query, from)?;
     let bound = if plan.needs_record(false) {
         TOTAL_BOUND_OPENED

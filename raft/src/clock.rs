@@ -33,7 +33,7 @@ pub fn agreed_time(mut clocks: Vec<i64>, quorum: usize) -> Option<i64> {
 /// The time a majority of every configuration of a (possibly joint) membership agrees on,
 /// from each voter's answer (`None` for voters that did not answer).
 pub fn agreed_time_of(configs: &[BTreeSet<NodeId>], answers: &[(NodeId, i64)]) -> Option<i64> {
-    configs
+    let per_config = configs
         .iter()
         .map(|voters| {
             let clocks = answers
@@ -43,8 +43,8 @@ pub fn agreed_time_of(configs: &[BTreeSet<NodeId>], answers: &[(NodeId, i64)]) -
                 .collect();
             agreed_time(clocks, voters.len() / 2 + 1)
         })
-        .try_fold(i64::MAX, |low, t| t.map(|t| low.min(t)))
-        .filter(|t| *t != i64::MAX)
+        .collect::<Option<Vec<i64>>>()?;
+    per_config.into_iter().min()
 }
 
 /// Runs until the node stops: proposes `AdvanceClock` when this node leads and the last
@@ -59,8 +59,9 @@ pub(crate) async fn run_ticker(
 ) {
     let mut poll = tokio::time::interval(Duration::from_millis(100).min(interval));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When this node last proposed; `None` while it does not lead, so a new term proposes
+    // at once.
     let mut last: Option<Instant> = None;
-    let mut led = false;
     loop {
         poll.tick().await;
         let (leads, configs, nodes) = {
@@ -78,14 +79,12 @@ pub(crate) async fn run_ticker(
             )
         };
         if !leads {
-            led = false;
+            last = None;
             continue;
         }
-        let due = !led || last.is_none_or(|at| at.elapsed() >= interval);
-        if !due {
+        if last.is_some_and(|at| at.elapsed() < interval) {
             continue;
         }
-        led = true;
         last = Some(Instant::now());
         let voters: BTreeSet<NodeId> = configs.iter().flatten().copied().collect();
         let ask = Duration::from_millis(500).min(interval);

@@ -207,7 +207,9 @@ impl TestCluster {
         }
     }
 
-    /// Waits until every running node reports the same applied index and checksum.
+    /// Waits until every running node reports the same applied index and checksum. Fails
+    /// at once if two replicas at the same applied index report different checksums: they
+    /// have diverged, and waiting will not mend it.
     pub fn wait_converged(&self, within: Duration) -> Result<(u64, String)> {
         let deadline = Instant::now() + within;
         loop {
@@ -219,6 +221,16 @@ impl TestCluster {
                         .unwrap_or(Value::Null)
                 })
                 .collect();
+            for a in &sums {
+                for b in &sums {
+                    if a["applied_index"].is_u64()
+                        && a["applied_index"] == b["applied_index"]
+                        && a["checksum"] != b["checksum"]
+                    {
+                        bail!("replicas at the same applied index disagree: {sums:?}");
+                    }
+                }
+            }
             let first = &sums[0];
             if first["checksum"].is_string() && sums.iter().all(|s| s == first) {
                 return Ok((

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -103,11 +103,43 @@ pub async fn put_tenant(
     Ok((status, Json(body)))
 }
 
-/// `GET /v1/admin/tenants/{tenant}`
+/// `GET /v1/admin/tenants/{tenant}[?consistency=follower]`: linearizable by default, like
+/// a search (the read-index step first), so a policy change acknowledged by any node is
+/// seen here.
 pub async fn get_tenant(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let mut linearizable = true;
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("consistency", "linearizable")) => linearizable = true,
+            Some(("consistency", "follower")) => linearizable = false,
+            Some(("consistency", _)) => {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidRequest,
+                    "consistency",
+                    "must be \"linearizable\" or \"follower\"",
+                ))
+            }
+            _ => {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidRequest,
+                    pair.split('=').next().unwrap_or(pair),
+                    "unknown query parameter",
+                ))
+            }
+        }
+    }
+    if linearizable {
+        state.cluster.read_barrier().await?;
+    }
     let info = state
         .engine()
         .tenant(&name)

@@ -1,34 +1,28 @@
-//! A real `sightline serve --config` child process on a free loopback port, in a directory
-//! of its own (config, a 64-hex master key file, `data/`, `server.log`). Dropping the handle
-//! kills the process, so a benchmark that fails half-way never leaves a server behind.
+//! A benchmark's `sightline serve` process, started through the one process harness
+//! (`sightline-chaos`): a free loopback port, a directory of its own (config, a 64-hex
+//! master key file, `data/`, `server.log`), and a keep-alive client with long timeouts.
+//! Dropping the handle kills the process, so a benchmark that fails half-way never leaves a
+//! server behind.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
+use sightline_chaos::process::{Launch, Node, NodeConfig};
+use sightline_chaos::Client;
+
+pub use sightline_chaos::client::respond;
 
 /// The master key every benchmark server is given (64 hex characters), so a benchmark
 /// can open the server's data directory itself once the server has stopped.
 pub const MASTER_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
-/// How long a server may take to answer `/healthz` after it was started.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// A running `sightline` server.
 pub struct Server {
-    child: Option<Child>,
-    pid: u32,
-    dir: PathBuf,
-    url: String,
-    agent: ureq::Agent,
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    node: Node,
+    client: Client,
 }
 
 /// A keep-alive HTTP client; every request times out after `timeout`.
@@ -40,100 +34,53 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
 }
 
 impl Server {
-    /// Starts `binary` serving from `dir` (created if needed) and waits until it answers
-    /// `/healthz`. The server logs at the product's default level (`info`, which includes
-    /// one audit line per search) to `dir/server.log`.
-    pub fn start(binary: &Path, dir: &Path) -> Result<Server> {
-        Server::start_with(binary, dir, "")
-    }
-
-    /// As [`Server::start`], with `extra` appended to the config file (for example
-    /// `block_cache = "6GiB"`).
-    pub fn start_with(binary: &Path, dir: &Path, extra: &str) -> Result<Server> {
-        std::fs::create_dir_all(dir)?;
-        let key = dir.join("master.key");
-        if !key.exists() {
-            std::fs::write(&key, MASTER_KEY_HEX)?;
-        }
-        let port = free_port()?;
-        let config = dir.join("sightline.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "node_id = 1\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{port}\"\nmaster_key_file = {:?}\n{extra}\n",
-                dir.join("data"),
-                key
-            ),
-        )?;
-        let log = File::create(dir.join("server.log"))?;
-        let child = Command::new(binary)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info,h2=warn,hyper=warn")
-            .env_remove("SIGHTLINE_MASTER_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let server = Server {
-            pid: child.id(),
-            child: Some(child),
-            dir: dir.to_path_buf(),
-            url: format!("http://127.0.0.1:{port}"),
-            agent: agent(Duration::from_secs(600)),
+    /// Starts `binary` serving from `dir` (created if needed) with `block_cache` and waits
+    /// until it answers `/healthz`. The server logs at the product's default level
+    /// (`info`, which includes one audit line per search) to `dir/server.log`.
+    pub fn start(binary: &Path, dir: &Path, block_cache: &str) -> Result<Server> {
+        let mut config = NodeConfig::single(dir, 1, sightline_chaos::free_port()?);
+        config.block_cache = block_cache.to_string();
+        let launch = Launch {
+            binary: binary.to_path_buf(),
+            args: vec!["serve".into()],
+            rust_log: "info,h2=warn,hyper=warn".into(),
+            log_file: Some(dir.join("server.log")),
+            master_key_hex: MASTER_KEY_HEX.into(),
         };
-        server.wait_healthy()?;
-        Ok(server)
-    }
-
-    fn wait_healthy(&self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let probe = agent(Duration::from_secs(2));
-        while Instant::now() < deadline {
-            if probe.get(&self.url("/healthz")).call().is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!(
-            "the server at {} did not answer /healthz within {START_TIMEOUT:?}; see {}",
-            self.url,
-            self.dir.join("server.log").display()
-        )
+        std::fs::create_dir_all(dir)?;
+        let node = Node::launch(dir, config, &launch).with_context(|| {
+            format!(
+                "starting the server; see {}",
+                dir.join("server.log").display()
+            )
+        })?;
+        let client = Client::with_timeout(node.url.clone(), Duration::from_secs(600));
+        Ok(Server { node, client })
     }
 
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.node.pid().unwrap_or(0)
     }
 
     /// Its directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.node.dir
     }
 
     /// Its data directory (`data_dir` of the config).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.node.data_dir().to_path_buf()
     }
 
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
+        self.client.url(path)
     }
 
     /// Sends `body` with `method` and returns (status, JSON answer).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
-        let request = self
-            .agent
-            .request(method, &self.url(path))
-            .set("Content-Type", "application/json");
-        let answer = match body {
-            Some(body) => request.send_string(&body.to_string()),
-            None => request.call(),
-        };
-        respond(answer)
+        self.client.call(method, path, body)
     }
 
     /// Latency of `count` sequential `GET /healthz` over one keep-alive connection: the
@@ -154,50 +101,13 @@ impl Server {
 
     /// Creates (or updates) a tenant with `retention_days`.
     pub fn create_tenant(&self, tenant: &str, retention_days: u32) -> Result<()> {
-        let (status, body) = self.call(
-            "PUT",
-            &format!("/v1/admin/tenants/{tenant}"),
-            Some(&serde_json::json!({ "retention_days": retention_days })),
-        )?;
-        if status != 200 && status != 201 {
-            bail!("creating tenant {tenant}: {status} {body}");
-        }
-        Ok(())
+        self.client.create_tenant(tenant, retention_days)
     }
 
     /// Stops the server with SIGTERM and waits (at most a minute) for it to exit, then kills
     /// it if it has not.
     pub fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait()? {
-                if !status.success() {
-                    bail!("the server exited with {status}");
-                }
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        sent?;
-        bail!("the server did not exit within a minute of SIGTERM; killed it")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.node.stop()
     }
 }
 
@@ -279,18 +189,4 @@ impl Drop for PerfRecord {
     fn drop(&mut self) {
         let _ = self.interrupt();
     }
-}
-
-/// Turns a ureq answer (success or HTTP error status) into (status, JSON body).
-pub fn respond(answer: Result<ureq::Response, ureq::Error>) -> Result<(u16, Value)> {
-    let response = match answer {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(e.into()),
-    };
-    let status = response.status();
-    let text = response.into_string()?;
-    let body = serde_json::from_str(&text)
-        .with_context(|| format!("answer ({status}) is not JSON: {text}"))?;
-    Ok((status, body))
 }

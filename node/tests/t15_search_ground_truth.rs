@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{ndjson, now_ms, Node};
+use common::{Cluster, Settings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -430,12 +430,12 @@ fn every_search_returns_exactly_the_planted_answer() -> Result<()> {
     }
 
     // ---- ingest through a follower ----
-    let cluster = TestCluster::start(
+    let cluster = Cluster::start(
         3,
-        Timing {
+        Settings {
             snapshot_after: 8,
             keep_after_snapshot: 2,
-            ..Timing::default()
+            ..Settings::default()
         },
     )?;
     let leader = cluster.leader(Duration::from_secs(10))?;
@@ -711,7 +711,7 @@ fn every_search_returns_exactly_the_planted_answer() -> Result<()> {
     }
     let mut files = 0;
     let found = common::plaintext::scan(
-        cluster.root.path(),
+        cluster.root(),
         &common::plaintext::needles(&planted, &[]),
         &mut files,
     )?;

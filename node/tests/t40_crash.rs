@@ -12,30 +12,33 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
-use common::{free_port, ndjson, now_ms, read_json, Node};
+use common::{free_port, ndjson, now_ms, read_json, Launch, Node, NodeConfig};
 use serde_json::json;
 
 const BATCH: usize = 400;
 
 #[test]
 fn sigkill_loses_no_acknowledged_batch_and_splits_none() -> Result<()> {
-    sigkill_mid_stream("")
+    sigkill_mid_stream(|_| {})
 }
 
 #[test]
 fn power_loss_of_the_engine_loses_no_acknowledged_batch() -> Result<()> {
-    sigkill_mid_stream(
-        "[raft]\nsnapshot_after_entries = 8\nentries_kept_after_snapshot = 2\n[testing]\nengine_wal = false\n",
-    )
+    sigkill_mid_stream(|config| {
+        config.raft.snapshot_after_entries = Some(8);
+        config.raft.entries_kept_after_snapshot = Some(2);
+        config.testing.engine_wal = Some(false);
+    })
 }
 
 /// Three writers stream batches; the node is SIGKILLed after 60 acknowledgements and
-/// restarted with the same `config`; every acknowledged batch must be whole, every other
-/// batch whole or absent.
-fn sigkill_mid_stream(config: &str) -> Result<()> {
+/// restarted with the same config (`configure` adjusts the default one); every acknowledged
+/// batch must be whole, every other batch whole or absent.
+fn sigkill_mid_stream(configure: fn(&mut NodeConfig)) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let mut node = Node::spawn(dir.path(), 1, port, config, "serve")?;
+    let mut config = NodeConfig::single(dir.path(), 1, free_port()?);
+    configure(&mut config);
+    let mut node = Node::launch(dir.path(), config.clone(), &Launch::test()?)?;
     node.create_tenant("crash", 30)?;
     let url = node.url.clone();
     let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
@@ -94,7 +97,7 @@ fn sigkill_mid_stream(config: &str) -> Result<()> {
         acked.len()
     );
 
-    let node = Node::spawn(dir.path(), 1, port, config, "serve")?;
+    let node = Node::launch(dir.path(), config, &Launch::test()?)?;
     let mut in_flight_present = 0;
     for n in &sent {
         let (status, page) = node.post_json(
@@ -122,14 +125,14 @@ fn sigkill_mid_stream(config: &str) -> Result<()> {
 /// its log) every few entries. After a restart every node holds every acknowledged batch.
 #[test]
 fn a_cluster_wide_power_loss_loses_no_acknowledged_batch() -> Result<()> {
-    use common::cluster::{TestCluster, Timing};
-    let timing = Timing {
+    use common::{Cluster, Settings};
+    let settings = Settings {
         snapshot_after: 8,
         keep_after_snapshot: 2,
         engine_wal: false,
-        ..Timing::default()
+        ..Settings::default()
     };
-    let mut cluster = TestCluster::start(3, timing)?;
+    let mut cluster = Cluster::start(3, settings)?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     cluster.node(leader)?.create_tenant("crash", 30)?;
     let url = cluster.node(leader)?.url.clone();

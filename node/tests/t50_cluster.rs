@@ -6,13 +6,13 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Result;
-use common::cluster::{TestCluster, Timing};
 use common::{ndjson, now_ms, read_json};
+use common::{Cluster, Settings};
 use serde_json::json;
 
 #[test]
 fn a_batch_acknowledged_by_any_node_is_found_on_every_node() -> Result<()> {
-    let cluster = TestCluster::start(3, Timing::default())?;
+    let cluster = Cluster::start(3, Settings::default())?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     cluster.node(1)?.create_tenant("city", 30)?;
     let now = now_ms();
@@ -61,7 +61,7 @@ fn a_batch_acknowledged_by_any_node_is_found_on_every_node() -> Result<()> {
 
 #[test]
 fn a_follower_forwarded_write_is_seen_by_a_linearizable_read_on_another_follower() -> Result<()> {
-    let cluster = TestCluster::start(3, Timing::default())?;
+    let cluster = Cluster::start(3, Settings::default())?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
     let (writer, reader) = (cluster.node(followers[0])?, cluster.node(followers[1])?);
@@ -88,12 +88,12 @@ fn a_follower_forwarded_write_is_seen_by_a_linearizable_read_on_another_follower
 #[test]
 fn no_plaintext_in_any_replicas_data_directory() -> anyhow::Result<()> {
     use common::plaintext::{needles, scan};
-    let mut cluster = TestCluster::start(
+    let mut cluster = Cluster::start(
         3,
-        Timing {
+        Settings {
             snapshot_after: 3,
             keep_after_snapshot: 1,
-            ..Timing::default()
+            ..Settings::default()
         },
     )?;
     let leader = cluster.leader(Duration::from_secs(10))?;
@@ -119,11 +119,7 @@ fn no_plaintext_in_any_replicas_data_directory() -> anyhow::Result<()> {
         cluster.node_mut(id)?.stop()?;
     }
     let mut files = 0;
-    let found = scan(
-        cluster.root.path(),
-        &needles(&plates, &positions),
-        &mut files,
-    )?;
+    let found = scan(cluster.root(), &needles(&plates, &positions), &mut files)?;
     assert!(files >= 30, "scanned only {files} files");
     assert!(found.is_empty(), "plaintext on disk: {found:#?}");
     Ok(())

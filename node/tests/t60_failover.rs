@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{ndjson, now_ms, read_json};
+use common::{Cluster, Settings};
 
 const BATCH: usize = 200;
 
 #[test]
 fn leader_sigkill_during_ingest_loses_and_duplicates_nothing() -> Result<()> {
     // Election timeouts of 300-600 ms, heartbeats every 50 ms.
-    let mut cluster = TestCluster::start(3, Timing::default())?;
+    let mut cluster = Cluster::start(3, Settings::default())?;
     cluster.node(1)?.create_tenant("city", 30)?;
     let urls: Vec<String> = cluster.running().map(|n| n.url.clone()).collect();
     let acked = Arc::new(Mutex::new(Vec::<(usize, Instant)>::new()));

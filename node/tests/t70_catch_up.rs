@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{ndjson, now_ms, read_json};
+use common::{Cluster, Settings};
 use serde_json::json;
 
 fn status_kib(pid: u32, field: &str) -> Result<u64> {
@@ -41,12 +41,12 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
 #[test]
 fn a_returning_node_and_a_new_node_catch_up() -> Result<()> {
     // Snapshot every 20 entries and keep 5 below it, so the log is purged quickly.
-    let timing = Timing {
+    let settings = Settings {
         snapshot_after: 20,
         keep_after_snapshot: 5,
-        ..Timing::default()
+        ..Settings::default()
     };
-    let mut cluster = TestCluster::start(3, timing)?;
+    let mut cluster = Cluster::start(3, settings)?;
     cluster.node(1)?.create_tenant("city", 30)?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     let stopped = (1..=3).find(|id| *id != leader).context("a follower")?;

@@ -5,13 +5,13 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{now_ms, read_json};
+use common::{Cluster, Settings};
 use serde_json::json;
 
 #[test]
 fn remove_a_voter_keep_serving_then_add_it_back() -> Result<()> {
-    let mut cluster = TestCluster::start(3, Timing::default())?;
+    let mut cluster = Cluster::start(3, Settings::default())?;
     cluster.node(1)?.create_tenant("city", 30)?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     let removed = (1..=3).find(|id| *id != leader).context("a follower")?;

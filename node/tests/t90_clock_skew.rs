@@ -11,8 +11,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{now_ms, read_json, Node};
+use common::{Cluster, Settings};
 use serde_json::json;
 
 const HOUR: i64 = 3_600_000;
@@ -30,7 +30,7 @@ fn ingest(node: &Node, plate: &str, captured_at: i64, n: i64) -> Result<()> {
 }
 
 /// Every running node's follower-read total for `plate`.
-fn totals(cluster: &TestCluster, plate: &str) -> Result<Vec<u64>> {
+fn totals(cluster: &Cluster, plate: &str) -> Result<Vec<u64>> {
     cluster
         .running()
         .map(|n| n.plate_total("skew", plate, true))
@@ -38,11 +38,11 @@ fn totals(cluster: &TestCluster, plate: &str) -> Result<Vec<u64>> {
 }
 
 /// Every replica at one applied index, with one checksum (fails at once on divergence).
-fn checksums_agree(cluster: &TestCluster) -> Result<()> {
+fn checksums_agree(cluster: &Cluster) -> Result<()> {
     cluster.wait_converged(Duration::from_secs(30)).map(|_| ())
 }
 
-fn compact_all(cluster: &TestCluster) -> Result<()> {
+fn compact_all(cluster: &Cluster) -> Result<()> {
     for node in cluster.running() {
         let (status, answer) = node.post_json("/v1/admin/compact", &json!({}))?;
         if status != 200 {
@@ -62,7 +62,7 @@ fn skew(node: &Node, ms: i64) -> Result<()> {
 
 /// Waits until every node answers `want` for `plate` (retention takes effect within a few
 /// clock ticks).
-fn wait_totals(cluster: &TestCluster, plate: &str, want: u64) -> Result<()> {
+fn wait_totals(cluster: &Cluster, plate: &str, want: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let got = totals(cluster, plate)?;
@@ -78,12 +78,12 @@ fn wait_totals(cluster: &TestCluster, plate: &str, want: u64) -> Result<()> {
 
 #[test]
 fn a_clock_an_hour_fast_deletes_nothing_early_as_follower_or_leader() -> Result<()> {
-    let timing = Timing {
+    let settings = Settings {
         clock_interval_ms: 200,
         fault_injection: true,
-        ..Timing::default()
+        ..Settings::default()
     };
-    let cluster = TestCluster::start(3, timing)?;
+    let cluster = Cluster::start(3, settings)?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     let follower = (1..=3).find(|id| *id != leader).unwrap_or(2);
     cluster.node(leader)?.create_tenant("skew", 1)?;

@@ -12,11 +12,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use common::cluster::{TestCluster, Timing};
 use common::{now_ms, read_json};
+use common::{Cluster, Settings};
 use serde_json::{json, Value};
 
-const MAX_ENTRY: usize = 4 << 20;
+const MAX_ENTRY: u64 = 4 << 20;
 /// Reads in a batch just under the bound (about 3 MB encoded).
 const READS: usize = 14_000;
 
@@ -39,14 +39,14 @@ fn batch(plate: &str, n: usize) -> Value {
 
 #[test]
 fn large_batches_commit_over_a_throttled_link_and_oversized_ones_are_refused() -> Result<()> {
-    let timing = Timing {
+    let settings = Settings {
         heartbeat_ms: 50,
         fault_injection: true,
         max_entry_bytes: MAX_ENTRY,
         link_mb_per_s: 20,
-        ..Timing::default()
+        ..Settings::default()
     };
-    let cluster = TestCluster::start(3, timing)?;
+    let cluster = Cluster::start(3, settings)?;
     let leader = cluster.leader(Duration::from_secs(20))?;
     for node in cluster.running() {
         let (status, answer) = node.post_json(

@@ -9,17 +9,17 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Result;
-use common::cluster::{TestCluster, Timing};
 use common::{now_ms, read_json};
+use common::{Cluster, Settings};
 use serde_json::json;
 
 #[test]
 fn a_write_cut_off_from_its_quorum_answers_outcome_unknown() -> Result<()> {
-    let timing = Timing {
+    let settings = Settings {
         fault_injection: true,
-        ..Timing::default()
+        ..Settings::default()
     };
-    let cluster = TestCluster::start(3, timing)?;
+    let cluster = Cluster::start(3, settings)?;
     let leader = cluster.leader(Duration::from_secs(10))?;
     cluster.node(leader)?.create_tenant("retry", 30)?;
     let others: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();

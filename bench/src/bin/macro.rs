@@ -654,11 +654,7 @@ fn run_sightline(
     bodies: &[String],
     args: &Args,
 ) -> Result<SightlineResult> {
-    let mut server = Server::start_with(
-        binary,
-        dir,
-        &format!("block_cache = {:?}", args.block_cache),
-    )?;
+    let mut server = Server::start(binary, dir, &args.block_cache)?;
     progress(&format!(
         "server pid {} at {}",
         server.pid(),

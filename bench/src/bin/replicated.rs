@@ -4,118 +4,18 @@
 //!
 //! `cargo run --release -p sightline-bench --bin replicated -- [--reads 500000] [--binary PATH] [--out FILE]`
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
+use sightline_chaos::process::Launch;
+use sightline_chaos::{Cluster, Settings};
 
 const BATCH: usize = 10_000;
 const CLIENTS: usize = 2;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn wait_ready(url: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = ureq::get(&format!("{url}/readyz"))
-            .timeout(Duration::from_secs(2))
-            .call()
-        {
-            if r.status() == 200 {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("{url} did not become ready")
-}
-
-/// Starts a cluster of `size` nodes under `root`; returns the processes and HTTP URLs.
-fn start_cluster(binary: &Path, root: &Path, size: u64) -> Result<(Vec<Proc>, Vec<String>)> {
-    let key = root.join("master.key");
-    std::fs::write(&key, "42".repeat(32))?;
-    let ports: Vec<(u16, u16)> = (0..size)
-        .map(|_| Ok((free_port()?, free_port()?)))
-        .collect::<Result<_>>()?;
-    let peers: Vec<String> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, (http, raft))| {
-            format!(
-                "{{ id = {}, raft_addr = \"127.0.0.1:{raft}\", http_addr = \"127.0.0.1:{http}\" }}",
-                i + 1
-            )
-        })
-        .collect();
-    let mut procs = Vec::new();
-    let mut urls = Vec::new();
-    for (i, (http, raft)) in ports.iter().enumerate() {
-        let id = i + 1;
-        let config = root.join(format!("node{id}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "node_id = {id}\ndata_dir = {:?}\nhttp_addr = \"127.0.0.1:{http}\"\nraft_addr = \"127.0.0.1:{raft}\"\nmaster_key_file = {key:?}\nblock_cache = \"128MiB\"\npeers = [ {} ]\n",
-                root.join(format!("node{id}")),
-                peers.join(", ")
-            ),
-        )?;
-        let child = Command::new(binary)
-            .arg(if id == 1 { "init" } else { "serve" })
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "error,openraft=off")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        procs.push(Proc(child));
-        urls.push(format!("http://127.0.0.1:{http}"));
-    }
-    for url in &urls {
-        wait_ready(url)?;
-    }
-    Ok((procs, urls))
-}
-
-fn leader_url(urls: &[String]) -> Result<String> {
-    let answer: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{}/v1/admin/cluster", urls[0]))
-            .call()?
-            .into_string()?,
-    )?;
-    let leader = answer["leader"].as_u64().context("no leader")?;
-    urls.get((leader - 1) as usize)
-        .cloned()
-        .context("leader url")
-}
 
 /// NDJSON batches of synthetic reads, made before the clock starts.
 fn make_batches(reads: usize, seed: u64) -> Vec<String> {
@@ -229,25 +129,35 @@ fn main() -> Result<()> {
             other => bail!("unknown argument {other:?}"),
         }
     }
-    let binary = binary.unwrap_or_else(|| {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-        PathBuf::from(target).join("release").join("sightline")
-    });
+    let binary = match binary {
+        Some(binary) => binary,
+        None => sightline_chaos::sightline_binary()?,
+    };
     anyhow::ensure!(
         binary.exists(),
-        "no sightline binary at {} (cargo build --release -p sightline-node)",
+        "no sightline binary at {} (cargo build --release --workspace)",
         binary.display()
     );
+    let launch = Launch {
+        binary,
+        args: Vec::new(),
+        rust_log: "error,openraft=off".into(),
+        log_file: None,
+        master_key_hex: "42".repeat(32),
+    };
+    let settings = Settings {
+        node_defaults: true,
+        ..Settings::default()
+    };
     let batches = Arc::new(make_batches(reads, 7));
     let mut results = Vec::new();
     for size in [1u64, 3] {
-        let root = tempfile::tempdir()?;
-        let (procs, urls) = start_cluster(&binary, root.path(), size)?;
-        let leader = leader_url(&urls)?;
-        let rate = ingest(&leader, &batches)?;
+        let cluster = Cluster::start_in(None, size, settings, launch.clone())?;
+        let leader = cluster.leader(Duration::from_secs(30))?;
+        let rate = ingest(&cluster.node(leader)?.url, &batches)?;
         eprintln!("{size} node(s): {rate:.0} reads/s");
         results.push((size, rate));
-        drop(procs);
+        drop(cluster);
     }
     let ratio = results[1].1 / results[0].1;
     println!("| cluster | durable ingest (reads/s) |");

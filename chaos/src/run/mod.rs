@@ -1,0 +1,1 @@
+//! `sightline-chaos run` (being built).

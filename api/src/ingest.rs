@@ -195,7 +195,19 @@ async fn handle(
         .await
         .map_err(ApiError::internal)??;
     let accepted = records.len();
+    #[cfg(feature = "planted-double-apply")]
+    let again = records.clone();
     let (ids, outcome) = ingest(&state, &tenant, kind, records).await?;
+    #[cfg(feature = "planted-double-apply")]
+    {
+        // PLANTED BUG: every 20th batch of reads is applied a second time, prepared afresh
+        // (new ids for rows without client ids), as a non-idempotent retry would.
+        static BATCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if matches!(kind, RecordKind::Reads) && n % 20 == 19 {
+            let _ = ingest(&state, &tenant, kind, again).await;
+        }
+    }
     let (duplicates, expired) = match outcome {
         ApplyOutcome::Written {
             duplicates,

@@ -220,18 +220,21 @@ impl Cluster {
         Ok(())
     }
 
-    /// Node `id`, if its process runs.
+    /// Node `id`, if its process runs (not stopped or killed).
     pub fn node(&self, id: u64) -> Result<&Node> {
         self.nodes
             .get((id - 1) as usize)
             .and_then(Option::as_ref)
+            .filter(|n| n.is_running())
             .with_context(|| format!("node {id} is not running"))
     }
 
+    /// As [`Cluster::node`], mutable.
     pub fn node_mut(&mut self, id: u64) -> Result<&mut Node> {
         self.nodes
             .get_mut((id - 1) as usize)
             .and_then(Option::as_mut)
+            .filter(|n| n.is_running())
             .with_context(|| format!("node {id} is not running"))
     }
 
@@ -242,7 +245,7 @@ impl Cluster {
 
     /// The running nodes.
     pub fn running(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter().flatten()
+        self.nodes.iter().flatten().filter(|n| n.is_running())
     }
 
     /// The ids of the running nodes.
@@ -250,9 +253,35 @@ impl Cluster {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.is_some())
+            .filter(|(_, n)| n.as_ref().is_some_and(Node::is_running))
             .map(|(i, _)| i as u64 + 1)
             .collect()
+    }
+
+    /// The leader a majority of all members name (and which runs), waiting up to
+    /// `within`: unlike [`Cluster::leader`], a member that was removed, or is paused or
+    /// down, does not hold the answer up.
+    pub fn majority_leader(&self, within: Duration) -> Result<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let views: Vec<u64> = self
+                .running()
+                .filter(|n| !n.is_paused())
+                .filter_map(|n| n.leader())
+                .collect();
+            let majority = self.members.len() / 2 + 1;
+            for candidate in &views {
+                if views.iter().filter(|v| *v == candidate).count() >= majority
+                    && self.node(*candidate).is_ok_and(|n| !n.is_paused())
+                {
+                    return Ok(*candidate);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no leader named by a majority: {views:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The leader's id as the running nodes agree on it, waiting up to `within`.

@@ -350,8 +350,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             // Durable: the entries are fsync'd before the callback below reports them
             // flushed, which is when openraft counts them towards a quorum.
+            #[cfg(not(feature = "planted-ack-before-fsync"))]
+            let options = durable();
+            // PLANTED BUG: the entries go to the memtable only, so a SIGKILL before the
+            // next flush loses entries this node already acknowledged.
+            #[cfg(feature = "planted-ack-before-fsync")]
+            let options = {
+                let mut options = WriteOptions::default();
+                options.disable_wal(true);
+                options
+            };
             this.db
-                .write_opt(batch, &durable())
+                .write_opt(batch, &options)
                 .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))
         })
         .await;

@@ -247,6 +247,7 @@ impl RaftNode {
                 .await
                 .map_err(|e| Error::Stopped(e.to_string()))??
         };
+        let receiver = state_machine.receiver();
         let log_store = {
             let path = state_machine.log_dir();
             tokio::task::spawn_blocking(move || LogStore::open(&path))
@@ -267,7 +268,7 @@ impl RaftNode {
             .map_err(stopped)?;
 
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let service = RaftGrpc::new(node_id, raft.clone());
+        let service = RaftGrpc::new(node_id, raft.clone(), receiver);
         let server = tokio::spawn(server::serve(
             server_builder,
             listener,

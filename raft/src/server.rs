@@ -28,6 +28,7 @@ use crate::layout;
 use crate::pb::raft_service_server::{RaftService, RaftServiceServer};
 use crate::pb::{snapshot_frame, RaftReply, RaftRequest, SnapshotFrame};
 use crate::snapshot::SnapshotFiles;
+use crate::state_machine::SnapshotReceiver;
 use crate::tls::PeerTls;
 use crate::types::typ::{Raft, Snapshot, SnapshotMeta, Vote};
 use crate::types::{NodeId, TypeConfig};
@@ -36,6 +37,8 @@ use crate::types::{NodeId, TypeConfig};
 pub(crate) struct RaftGrpc {
     id: NodeId,
     raft: Raft,
+    /// Stores received snapshots before openraft installs them.
+    receiver: SnapshotReceiver,
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Status> {
@@ -54,8 +57,8 @@ fn fatal(e: Fatal<NodeId>) -> Status {
 }
 
 impl RaftGrpc {
-    pub(crate) fn new(id: NodeId, raft: Raft) -> Self {
-        RaftGrpc { id, raft }
+    pub(crate) fn new(id: NodeId, raft: Raft, receiver: SnapshotReceiver) -> Self {
+        RaftGrpc { id, raft, receiver }
     }
 
     fn check_target(&self, target: NodeId) -> Result<(), Status> {
@@ -179,6 +182,12 @@ impl RaftService for RaftGrpc {
         tracing::info!(snapshot = %meta, dir = %files.dir().display(), "receiving snapshot");
         let (count, bytes) = receive_files(&mut stream, &files).await?;
         tracing::info!(snapshot = %meta, files = count, bytes, "snapshot received");
+        // Durable before openraft hears of it: it purges the log as soon as it hands the
+        // install over (issue 14, finding 2).
+        let files = self.receiver.persist(&meta, files).await.map_err(|e| {
+            tracing::error!(snapshot = %meta, error = %e, "storing a received snapshot");
+            Status::internal("cannot store the received snapshot")
+        })?;
 
         let snapshot = Snapshot {
             meta,

@@ -115,6 +115,32 @@ fn finished(layout: &Layout) -> Result<Vec<StoredSnapshot>> {
     Ok(found.into_iter().map(|(_, _, s)| s).collect())
 }
 
+/// The newest finished snapshot, if any.
+pub(crate) fn newest(layout: &Layout) -> Result<Option<StoredSnapshot>> {
+    let _guard = layout.snapshots_lock.lock();
+    Ok(finished(layout)?.pop())
+}
+
+/// Makes a snapshot received from the leader (`files`, a directory under `snapshots/`) a
+/// finished, fsync'd snapshot *before* openraft is told of it, and returns a lease on it
+/// for the install. openraft purges the log up to the snapshot as soon as it hands the
+/// install to the state machine, so from that moment the snapshot must already be on disk:
+/// a crash at any later instant finds it, and [`crate::StateMachine::new`] finishes the
+/// install.
+pub(crate) fn persist_received(
+    layout: &Layout,
+    files: Box<SnapshotFiles>,
+    meta: &SnapshotMeta,
+) -> Result<Box<SnapshotFiles>> {
+    let mut files = files;
+    let leased = store(layout, Source::Move(files.dir()), meta, |stored| {
+        lease(layout, stored)
+    });
+    // Moved, or failed half-way (the directory is then removed on the next start).
+    files.release();
+    Ok(Box::new(leased?))
+}
+
 /// A lease on the current snapshot (see [`lease`]), if there is one.
 pub(crate) fn lease_current(layout: &Layout) -> Result<Option<(SnapshotMeta, SnapshotFiles)>> {
     let _guard = layout.snapshots_lock.lock();

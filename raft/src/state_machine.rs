@@ -146,19 +146,74 @@ impl StateMachine {
             )));
         }
         layout.prepare()?;
-        Ok(StateMachine {
+        let state_machine = StateMachine {
             engine,
             layout: Arc::new(layout),
             template: EngineTemplate {
                 config: engine_config,
             },
             gate: Arc::new(Mutex::new(())),
-        })
+        };
+        state_machine.finish_interrupted_install()?;
+        Ok(state_machine)
+    }
+
+    /// Issue 14, finding 2: a crash can stop a snapshot install after the snapshot was
+    /// stored (and openraft had purged the log up to it) but before its engine became
+    /// current. Restarting on the old engine would leave a gap no log entry can fill, so the
+    /// install is finished here: the newest stored snapshot, if it is ahead of the engine,
+    /// becomes a fresh engine and the current one.
+    fn finish_interrupted_install(&self) -> Result<()> {
+        let Some(newest) = snapshot::newest(&self.layout)? else {
+            return Ok(());
+        };
+        let current = self.engine.load_full();
+        let (applied, _) = applied_state_of(&current)?;
+        if newest.meta.last_log_id <= applied {
+            return Ok(());
+        }
+        tracing::warn!(snapshot = %newest.meta, applied = ?applied, "finishing a snapshot install that a crash interrupted");
+        let root = self.layout.root().to_path_buf();
+        let next = layout::next_engine_name(&layout::current_engine_name(&root)?);
+        let engine_dir = root.join(&next);
+        materialize(&newest, &engine_dir)?;
+        let engine = self.template.open(&current, engine_dir)?;
+        layout::set_current_engine(&root, &next)?;
+        drop(current);
+        retire(self.engine.swap(Arc::new(engine)));
+        Ok(())
     }
 
     /// Where the Raft log of this raft directory lives.
     pub(crate) fn log_dir(&self) -> PathBuf {
         self.layout.log_dir()
+    }
+
+    /// The handle the transport uses to make a received snapshot durable before openraft
+    /// installs it.
+    pub fn receiver(&self) -> SnapshotReceiver {
+        SnapshotReceiver {
+            layout: self.layout.clone(),
+        }
+    }
+}
+
+/// Makes received snapshots durable (see [`snapshot::persist_received`]).
+#[derive(Clone)]
+pub struct SnapshotReceiver {
+    layout: Arc<Layout>,
+}
+
+impl SnapshotReceiver {
+    /// Stores `files` (received from the leader) as a finished snapshot with `meta` and
+    /// returns a lease on it to hand to openraft's install.
+    pub async fn persist(
+        &self,
+        meta: &SnapshotMeta,
+        files: Box<SnapshotFiles>,
+    ) -> Result<Box<SnapshotFiles>> {
+        let (layout, meta) = (self.layout.clone(), meta.clone());
+        blocking(move || snapshot::persist_received(&layout, files, &meta)).await
     }
 }
 
@@ -211,6 +266,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let applied = tokio::task::spawn_blocking(move || {
             let mut outcomes = Vec::with_capacity(commands.len());
             for (id, command) in &commands {
+                #[cfg(feature = "planted-skip-apply")]
+                if let Some(outcome) = planted::apply(&engine, id, command) {
+                    outcomes.push(outcome.map_err(|e| (*id, e))?);
+                    continue;
+                }
                 match engine.apply(log_position(id), command) {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(e) => return Err((*id, e)),
@@ -273,10 +333,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         format!("a newer snapshot ({}) is already stored", stored.meta),
                     ));
                 }
+                fail::fail_point!("install-after-store", |_| Err(crash("install-after-store")));
                 materialize(stored, &engine_dir)
             })?;
+            fail::fail_point!("install-after-materialize", |_| Err(crash(
+                "install-after-materialize"
+            )));
             let engine = template.open(&current, engine_dir)?;
+            fail::fail_point!("install-after-open", |_| Err(crash("install-after-open")));
             layout::set_current_engine(&root, &next)?;
+            fail::fail_point!("install-after-switch", |_| Err(crash(
+                "install-after-switch"
+            )));
             Ok(engine)
         })
         .await;
@@ -301,6 +369,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             snapshot: Box::new(files),
         }))
     }
+}
+
+/// The error a failpoint returns in place of a crash (tests only; see `fail`).
+#[allow(dead_code)]
+fn crash(step: &str) -> Error {
+    Error::Stopped(format!("failpoint {step}"))
 }
 
 /// Builds a live engine directory from a stored snapshot. SST files are immutable, so they
@@ -434,5 +508,42 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta,
             snapshot: Box::new(files),
         })
+    }
+}
+
+/// A planted bug (cargo feature `planted-skip-apply`), compiled only into builds that exist
+/// to prove `sightline-chaos` catches it. Never in a release.
+#[cfg(feature = "planted-skip-apply")]
+mod planted {
+    use sightline_storage::{ApplyOutcome, Command, Engine};
+
+    use super::log_position;
+    use crate::types::typ::LogId;
+
+    /// PLANTED BUG: every 40th log index carrying a batch of reads is reported written and
+    /// never applied. `Some` when the bug took over this entry.
+    pub fn apply(
+        engine: &Engine,
+        id: &LogId,
+        command: &Command,
+    ) -> Option<sightline_storage::Result<ApplyOutcome>> {
+        let Command::Proposal { command, .. } = command else {
+            return None;
+        };
+        let Command::PutReads { rows, .. } = &**command else {
+            return None;
+        };
+        if id.index % 40 != 0 {
+            return None;
+        }
+        Some(
+            engine
+                .apply(log_position(id), &Command::Noop)
+                .map(|_| ApplyOutcome::Written {
+                    written: rows.len(),
+                    duplicates: 0,
+                    expired: 0,
+                }),
+        )
     }
 }

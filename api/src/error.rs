@@ -37,6 +37,8 @@ pub enum ErrorCode {
     Unavailable,
     /// A write may or may not have committed; retry only with client ids.
     OutcomeUnknown,
+    /// This node's disk is nearly full: it refuses writes; nothing was done.
+    InsufficientStorage,
     /// Our bug or a storage failure.
     Internal,
 }
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::NotImplemented => "not_implemented",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::OutcomeUnknown => "outcome_unknown",
+            ErrorCode::InsufficientStorage => "insufficient_storage",
             ErrorCode::Internal => "internal",
         }
     }
@@ -77,6 +80,7 @@ impl ErrorCode {
             ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -190,6 +190,7 @@ async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    state.space.check()?;
     let body = body_bytes(body)?;
     let records = tokio::task::spawn_blocking(move || parse_batch(&headers, &body))
         .await

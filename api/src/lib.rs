@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod json;
 pub mod proposer;
 pub mod search;
+pub mod space;
 
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub cluster: Arc<dyn Cluster>,
     /// Whether `POST /v1/admin/faults` is served (`--enable-fault-injection`).
     pub fault_injection: bool,
+    /// Refuses writes when the data directory is nearly full.
+    pub space: space::SpaceGuard,
 }
 
 impl AppState {

@@ -30,6 +30,8 @@ pub struct Settings {
     pub link_mb_per_s: u64,
     /// Each node's stderr goes to `node.log` in its directory instead of the caller's.
     pub log_to_files: bool,
+    /// `min_free_space` in MiB (the node's default when `None`).
+    pub min_free_mib: Option<u64>,
     /// Write no `[raft]` keys but the entry bound: the node's own defaults, as a
     /// production deployment has them (benchmarks).
     pub node_defaults: bool,
@@ -52,6 +54,7 @@ impl Default for Settings {
             link_mb_per_s: 1_000,
             log_to_files: false,
             node_defaults: false,
+            min_free_mib: None,
         }
     }
 }
@@ -169,6 +172,7 @@ impl Cluster {
         let s = self.settings;
         let mut config = NodeConfig::single(&me.dir, id, me.http_port);
         config.raft_addr = Some(me.raft_addr());
+        config.min_free_space = s.min_free_mib.map(|mib| format!("{mib}MiB"));
         config.peers = self
             .members
             .iter()

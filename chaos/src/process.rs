@@ -96,6 +96,9 @@ pub struct NodeConfig {
     pub raft_addr: Option<String>,
     pub master_key_file: PathBuf,
     pub block_cache: String,
+    /// Writes are refused (507) below this much free space (`"256MiB"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_space: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerConfig>,
     pub raft: RaftConfig,
@@ -112,6 +115,7 @@ impl NodeConfig {
             raft_addr: None,
             master_key_file: dir.join("master.key"),
             block_cache: "64MiB".into(),
+            min_free_space: None,
             peers: Vec::new(),
             raft: RaftConfig::default(),
             testing: TestingConfig::default(),

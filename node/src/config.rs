@@ -96,6 +96,10 @@ impl Default for RaftSettings {
     }
 }
 
+/// Default `min_free_space`: room for the memtables, a compaction and the Raft log to
+/// finish what was accepted.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 256 << 20;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -108,6 +112,7 @@ struct ConfigFile {
     object_store: Option<String>,
     master_key_file: Option<PathBuf>,
     block_cache: Option<String>,
+    min_free_space: Option<String>,
     s3: Option<S3Config>,
     tls: Option<TlsConfig>,
     #[serde(default)]
@@ -128,6 +133,8 @@ pub struct Config {
     pub object_store: String,
     pub master_key_file: Option<PathBuf>,
     pub block_cache_bytes: usize,
+    /// Writes are refused (507) while the data directory has less free space than this.
+    pub min_free_bytes: u64,
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
     pub raft: RaftSettings,
@@ -234,7 +241,12 @@ impl ConfigFile {
             Some(text) => parse_size(&text).context("block_cache")?,
             None => 256 << 20,
         };
+        let min_free_bytes = match self.min_free_space {
+            Some(text) => parse_size(&text).context("min_free_space")? as u64,
+            None => DEFAULT_MIN_FREE_BYTES,
+        };
         Ok(Config {
+            min_free_bytes,
             node_id,
             data_dir,
             http_addr,

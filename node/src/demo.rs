@@ -39,6 +39,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     let spec = NodeSpec {
         fault_injection: false,
         engine_wal: true,
+        min_free_bytes: crate::config::DEFAULT_MIN_FREE_BYTES,
         node_id: 1,
         data_dir: &data_dir,
         raft_addr: "127.0.0.1:0",

@@ -69,6 +69,8 @@ pub struct NodeSpec<'a> {
     pub fault_injection: bool,
     /// Write the engine's WAL (off only in the power-loss test mode).
     pub engine_wal: bool,
+    /// Refuse writes below this much free space in `data_dir` (0: never).
+    pub min_free_bytes: u64,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -85,6 +87,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         tls,
         fault_injection,
         engine_wal,
+        min_free_bytes,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -153,17 +156,36 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         engine,
         cluster: Arc::new(RaftCluster::new(raft.clone())),
         fault_injection,
+        space: sightline_api::space::SpaceGuard::new(data_dir, min_free_bytes),
     };
     Ok(StartedNode { state, raft })
 }
 
-/// Serves the API on `listener` until a shutdown signal, then stops Raft.
+/// Serves the API on `listener` until a shutdown signal, then stops Raft. If Raft stops on
+/// its own (a fatal storage error: the disk is full, an fsync failed), the node exits with an
+/// error instead of serving on without replication, so that its supervisor restarts it and
+/// it catches up from the others.
 pub async fn run_http(listener: TcpListener, node: StartedNode) -> Result<()> {
     let app = sightline_api::router(node.state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("http server")?;
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let mut metrics = node.raft.metrics();
+    let fatal = async move {
+        loop {
+            if let Err(e) = &metrics.borrow().running_state {
+                return e.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "raft stopped".to_string();
+            }
+        }
+    };
+    tokio::select! {
+        served = server => served.context("http server")?,
+        why = fatal => {
+            tracing::error!(error = %why, "raft stopped on a fatal error; exiting so that a supervisor restarts this node");
+            anyhow::bail!("raft stopped on a fatal error: {why}");
+        }
+    }
     if let Err(e) = node.raft.shutdown().await {
         tracing::warn!(error = %e, "raft did not stop cleanly");
     }
@@ -235,6 +257,7 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
         tls: config.tls.as_ref(),
         fault_injection,
         engine_wal: config.testing.engine_wal,
+        min_free_bytes: config.min_free_bytes,
     };
     if fault_injection {
         tracing::warn!("fault injection is enabled: POST /v1/admin/faults can break this node's replication and skew its clock");

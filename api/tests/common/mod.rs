@@ -86,6 +86,15 @@ impl Api {
 
     /// The same, with `--enable-fault-injection` on or off.
     pub async fn with_fault_injection(fault_injection: bool) -> Api {
+        Api::with(
+            fault_injection,
+            sightline_api::space::SpaceGuard::disabled(),
+        )
+        .await
+    }
+
+    /// A router whose writes are admitted by `space`.
+    pub async fn with(fault_injection: bool, space: sightline_api::space::SpaceGuard) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(
             &EngineConfig::new(dir.path()),
@@ -104,6 +113,7 @@ impl Api {
                 engine,
                 cluster,
                 fault_injection,
+                space,
             }),
         };
         let (status, body) = api

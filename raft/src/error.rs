@@ -78,6 +78,12 @@ pub enum Error {
     /// The gRPC transport could not be set up (binding the listener, a bad address).
     #[error("transport: {0}")]
     Transport(String),
+    /// A peer refused a request as the sender's mistake (its gRPC answer's class).
+    #[error("refused by a peer: {0}")]
+    RefusedByPeer(String),
+    /// A peer failed internally (its gRPC answer's class; the details are in its log).
+    #[error("a peer failed: {0}")]
+    PeerFailed(String),
 }
 
 fn describe_leader(id: Option<NodeId>, node: Option<&Node>) -> String {
@@ -103,6 +109,44 @@ pub enum ErrorClass {
     Internal,
 }
 
+impl ErrorClass {
+    /// The gRPC code a class travels as between nodes (the HTTP side maps the same classes
+    /// in `sightline-node`'s `cluster.rs`): retryable → `UNAVAILABLE` (as etcd answers "not
+    /// leader"), unknown outcome → `DEADLINE_EXCEEDED` (gRPC's own "may have completed"),
+    /// refused → `INVALID_ARGUMENT`, internal → `INTERNAL`.
+    pub fn grpc_code(self) -> tonic::Code {
+        match self {
+            ErrorClass::Retryable => tonic::Code::Unavailable,
+            ErrorClass::OutcomeUnknown => tonic::Code::DeadlineExceeded,
+            ErrorClass::Refused => tonic::Code::InvalidArgument,
+            ErrorClass::Internal => tonic::Code::Internal,
+        }
+    }
+
+    /// The class of a gRPC code received from a peer (or made by the client library: a
+    /// cancelled or timed-out call is retryable as far as the answer goes).
+    pub fn of_grpc_code(code: tonic::Code) -> ErrorClass {
+        use tonic::Code;
+        match code {
+            Code::Ok
+            | Code::Unavailable
+            | Code::Aborted
+            | Code::Cancelled
+            | Code::ResourceExhausted => ErrorClass::Retryable,
+            Code::DeadlineExceeded => ErrorClass::OutcomeUnknown,
+            Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::Unimplemented => ErrorClass::Refused,
+            Code::Internal | Code::DataLoss | Code::Unknown => ErrorClass::Internal,
+        }
+    }
+}
+
 impl Error {
     /// This error's class.
     pub fn class(&self) -> ErrorClass {
@@ -115,10 +159,50 @@ impl Error {
             Error::Membership(_)
             | Error::NotAClientCommand(_)
             | Error::EntryTooLarge { .. }
+            | Error::RefusedByPeer(_)
             | Error::Config(_) => ErrorClass::Refused,
-            Error::Storage(_) | Error::LogStore(_) | Error::Io { .. } | Error::Corrupt { .. } => {
-                ErrorClass::Internal
+            Error::Storage(_)
+            | Error::LogStore(_)
+            | Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::PeerFailed(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// This error as a gRPC answer to a peer: its class's code, and for an internal error
+    /// a fixed message (the details go to this node's log, not over the wire).
+    pub fn to_status(&self) -> tonic::Status {
+        // "Not the leader" is retryable like the rest of its class, and also certain that
+        // nothing was done: it travels as ABORTED so the sender can tell it apart.
+        if let Error::ForwardToLeader { .. } = self {
+            return tonic::Status::aborted(self.to_string());
+        }
+        let class = self.class();
+        let message = match class {
+            ErrorClass::Internal => {
+                tracing::error!(error = %self, "internal error answering a peer");
+                "internal error; see the peer's log".to_string()
             }
+            _ => self.to_string(),
+        };
+        tonic::Status::new(class.grpc_code(), message)
+    }
+
+    /// The error a gRPC answer from a peer stands for, by the class its code carries.
+    /// A retryable or unknown outcome stays a transport error: whether the command may have
+    /// committed is decided by the caller, which knows whether the request was sent.
+    pub fn from_status(status: &tonic::Status) -> Error {
+        let message = status.message().to_string();
+        if status.code() == tonic::Code::Aborted {
+            return Error::ForwardToLeader {
+                leader_id: None,
+                leader: None,
+            };
+        }
+        match ErrorClass::of_grpc_code(status.code()) {
+            ErrorClass::Retryable | ErrorClass::OutcomeUnknown => Error::Transport(message),
+            ErrorClass::Refused => Error::RefusedByPeer(message),
+            ErrorClass::Internal => Error::PeerFailed(message),
         }
     }
 
@@ -145,5 +229,67 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod grpc_tests {
+    use super::*;
+
+    #[test]
+    fn each_class_travels_as_one_grpc_code_and_comes_back_as_itself() {
+        for class in [
+            ErrorClass::Retryable,
+            ErrorClass::OutcomeUnknown,
+            ErrorClass::Refused,
+            ErrorClass::Internal,
+        ] {
+            assert_eq!(ErrorClass::of_grpc_code(class.grpc_code()), class);
+        }
+        let samples = [
+            Error::NoQuorum("q".into()),
+            Error::OutcomeUnknown("u".into()),
+            Error::EntryTooLarge { size: 9, limit: 8 },
+            Error::io(
+                "/var/lib/sightline/secret-path",
+                std::io::Error::other("disk"),
+            ),
+        ];
+        for error in &samples {
+            let status = error.to_status();
+            assert_eq!(
+                ErrorClass::of_grpc_code(status.code()),
+                error.class(),
+                "{error}"
+            );
+        }
+        // An internal error's details stay home.
+        let status = samples[3].to_status();
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(
+            !status.message().contains("secret-path"),
+            "{}",
+            status.message()
+        );
+        assert_eq!(Error::from_status(&status).class(), ErrorClass::Internal);
+        // "Not the leader" is told apart from other retryable answers: nothing was done.
+        let moved = Error::ForwardToLeader {
+            leader_id: Some(2),
+            leader: None,
+        }
+        .to_status();
+        assert_eq!(moved.code(), tonic::Code::Aborted);
+        assert!(matches!(
+            Error::from_status(&moved),
+            Error::ForwardToLeader { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(&tonic::Status::unavailable("down")),
+            Error::Transport(_)
+        ));
+        assert!(matches!(
+            Error::from_status(&tonic::Status::invalid_argument("bad")),
+            Error::RefusedByPeer(_)
+        ));
     }
 }

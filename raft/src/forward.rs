@@ -70,17 +70,6 @@ impl Forwarder {
         self.clients.lock().await.remove(&node.raft_addr);
     }
 
-    fn map_status(&self, status: tonic::Status) -> Error {
-        match status.code() {
-            // The node we thought led no longer does: the caller retries on the new leader.
-            Code::FailedPrecondition => Error::ForwardToLeader {
-                leader_id: None,
-                leader: None,
-            },
-            _ => Error::Transport(status.message().to_string()),
-        }
-    }
-
     /// One unary call to node `target` at `node`: `body` in, the decoded reply out.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
@@ -112,7 +101,8 @@ impl Forwarder {
                 if status.code() == Code::Unavailable {
                     self.forget(node).await;
                 }
-                Err(self.map_status(status))
+                // Not the leader any more (ABORTED): the caller retries on the new one.
+                Err(Error::from_status(&status))
             }
         }
     }

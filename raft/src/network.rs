@@ -138,8 +138,8 @@ fn classify(target: NodeId, status: &Status) -> Failure {
     let msg = format!("node {target}: {:?}: {}", status.code(), status.message());
     match status.code() {
         // Connection refused or reset, the peer's Raft stopped, or the address now belongs
-        // to another node: retrying at once will not help.
-        Code::Unavailable | Code::FailedPrecondition => unreachable(msg),
+        // to another node (ABORTED, see `Error::to_status`): retrying at once will not help.
+        Code::Unavailable | Code::Aborted | Code::FailedPrecondition => unreachable(msg),
         _ => network(msg),
     }
 }

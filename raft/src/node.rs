@@ -195,7 +195,7 @@ fn stopped(e: Fatal<NodeId>) -> Error {
     Error::Stopped(e.to_string())
 }
 
-fn write_error(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> Error {
+pub(crate) fn write_error(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> Error {
     match e {
         RaftError::Fatal(f) => stopped(f),
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::ForwardToLeader {
@@ -204,6 +204,19 @@ fn write_error(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> Error {
         },
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
             Error::Membership(e.to_string())
+        }
+    }
+}
+
+pub(crate) fn leadership_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, Node>>) -> Error {
+    match e {
+        RaftError::Fatal(f) => stopped(f),
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => Error::ForwardToLeader {
+            leader_id: f.leader_id,
+            leader: f.leader_node,
+        },
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+            Error::NoQuorum(q.to_string())
         }
     }
 }
@@ -459,19 +472,11 @@ impl RaftNode {
     /// has applied everything committed before the call: reads from the engine after this
     /// are linearizable.
     pub async fn ensure_linearizable(&self) -> Result<()> {
-        match self.raft.ensure_linearizable().await {
-            Ok(_) => Ok(()),
-            Err(RaftError::Fatal(f)) => Err(stopped(f)),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(Error::ForwardToLeader {
-                    leader_id: f.leader_id,
-                    leader: f.leader_node,
-                })
-            }
-            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q))) => {
-                Err(Error::NoQuorum(q.to_string()))
-            }
-        }
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(leadership_error)
     }
 
     /// Adds node `id` at `node` as a learner (it receives the log but does not vote). With

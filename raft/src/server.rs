@@ -24,6 +24,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::error::Error;
+
 use crate::layout;
 use crate::pb::raft_service_server::{RaftService, RaftServiceServer};
 use crate::pb::{snapshot_frame, RaftReply, RaftRequest, SnapshotFrame};
@@ -47,13 +49,12 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Status> {
 }
 
 fn reply<T: Serialize>(value: &T) -> Result<Response<RaftReply>, Status> {
-    let body = postcard::to_allocvec(value)
-        .map_err(|e| Status::internal(format!("encoding reply: {e}")))?;
+    let body = postcard::to_allocvec(value).map_err(|e| Error::corrupt("reply", e).to_status())?;
     Ok(Response::new(RaftReply { body }))
 }
 
 fn fatal(e: Fatal<NodeId>) -> Status {
-    Status::unavailable(format!("raft is not running here: {e}"))
+    Error::Stopped(e.to_string()).to_status()
 }
 
 impl RaftGrpc {
@@ -65,7 +66,9 @@ impl RaftGrpc {
         if target == self.id {
             return Ok(());
         }
-        Err(Status::failed_precondition(format!(
+        // The sender's view of the cluster is stale; nothing was done (ABORTED, as for a
+        // node that no longer leads).
+        Err(Status::aborted(format!(
             "this is node {}, not node {target}",
             self.id
         )))
@@ -104,10 +107,7 @@ impl RaftService for RaftGrpc {
         }
         match self.raft.client_write(command).await {
             Ok(response) => reply(&response.data),
-            Err(openraft::error::RaftError::APIError(e)) => {
-                Err(Status::failed_precondition(e.to_string()))
-            }
-            Err(openraft::error::RaftError::Fatal(f)) => Err(fatal(f)),
+            Err(e) => Err(crate::node::write_error(e).to_status()),
         }
     }
 
@@ -119,10 +119,7 @@ impl RaftService for RaftGrpc {
         self.check_target(request.target)?;
         match self.raft.ensure_linearizable().await {
             Ok(log_id) => reply(&log_id.map(|l| l.index).unwrap_or(0)),
-            Err(openraft::error::RaftError::APIError(e)) => {
-                Err(Status::failed_precondition(e.to_string()))
-            }
-            Err(openraft::error::RaftError::Fatal(f)) => Err(fatal(f)),
+            Err(e) => Err(crate::node::leadership_error(e).to_status()),
         }
     }
 
@@ -236,7 +233,7 @@ pub(crate) struct FrameWriter {
 }
 
 fn write_failed(e: std::io::Error) -> Status {
-    Status::internal(format!("writing snapshot file: {e}"))
+    Error::io("a received snapshot file", e).to_status()
 }
 
 impl FrameWriter {
@@ -309,8 +306,8 @@ impl FrameWriter {
                 let dir = self.dir.clone();
                 match tokio::task::spawn_blocking(move || layout::fsync_dir(&dir)).await {
                     Ok(Ok(())) => Ok(Some((files, self.total))),
-                    Ok(Err(e)) => Err(Status::internal(e.to_string())),
-                    Err(e) => Err(Status::internal(e.to_string())),
+                    Ok(Err(e)) => Err(e.to_status()),
+                    Err(e) => Err(Error::Stopped(e.to_string()).to_status()),
                 }
             }
         }

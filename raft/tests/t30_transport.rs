@@ -138,7 +138,8 @@ async fn requests_for_another_node_or_with_garbage_bodies_are_refused() {
         .append_entries(RaftRequest { target: 8, body })
         .await
         .unwrap_err();
-    assert_eq!(misdirected.code(), Code::FailedPrecondition);
+    // Nothing was done and the sender should look elsewhere: ABORTED, as for a former leader.
+    assert_eq!(misdirected.code(), Code::Aborted);
     assert!(
         misdirected.message().contains("not node 8"),
         "{misdirected:?}"

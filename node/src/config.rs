@@ -66,10 +66,15 @@ pub struct RaftSettings {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
-    /// Build a snapshot after this many entries since the last one.
-    pub snapshot_after_entries: u64,
-    /// Entries kept below a snapshot for briefly lagging followers.
-    pub entries_kept_after_snapshot: u64,
+    /// Keep the log by bytes (the default): snapshot once this many MB of log were applied
+    /// since the last snapshot...
+    pub snapshot_after_mb: u64,
+    /// ...and keep the newest this many MB of log below it, for lagging followers.
+    pub log_kept_mb: u64,
+    /// Keep the log by entry count instead (tests): snapshot after this many entries.
+    pub snapshot_after_entries: Option<u64>,
+    /// With `snapshot_after_entries`: entries kept below a snapshot (default 100).
+    pub entries_kept_after_snapshot: Option<u64>,
     /// How often the leader proposes the cluster clock, which retention lives by.
     pub clock_interval_ms: u64,
     /// Largest log entry (one ingest batch, encoded); a larger batch answers 413.
@@ -85,10 +90,11 @@ impl Default for RaftSettings {
             heartbeat_ms: 100,
             election_timeout_min_ms: 500,
             election_timeout_max_ms: 1000,
-            // Entries carry whole batches (up to 100,000 reads): snapshot often so the Raft
-            // log, a second copy of recent data, stays short.
-            snapshot_after_entries: 500,
-            entries_kept_after_snapshot: 100,
+            // Entries carry whole batches (one read to 8 MiB), so the log is kept by bytes.
+            snapshot_after_mb: sightline_raft::DEFAULT_SNAPSHOT_AFTER_BYTES >> 20,
+            log_kept_mb: sightline_raft::DEFAULT_LOG_KEPT_BYTES >> 20,
+            snapshot_after_entries: None,
+            entries_kept_after_snapshot: None,
             clock_interval_ms: 5_000,
             max_entry_bytes: sightline_raft::DEFAULT_MAX_ENTRY_BYTES,
             link_mb_per_s: 100,
@@ -227,6 +233,9 @@ impl ConfigFile {
         }
         if r.max_entry_bytes < 64 << 10 {
             bail!("raft.max_entry_bytes must be at least 65536 (one batch of reads must fit)");
+        }
+        if r.snapshot_after_mb == 0 || r.snapshot_after_entries == Some(0) {
+            bail!("raft.snapshot_after_mb and raft.snapshot_after_entries must be at least 1");
         }
         if r.link_mb_per_s == 0 || r.clock_interval_ms == 0 {
             bail!("raft.link_mb_per_s and raft.clock_interval_ms must be at least 1");

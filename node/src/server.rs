@@ -111,8 +111,18 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     raft_config.heartbeat_interval = Duration::from_millis(settings.heartbeat_ms);
     raft_config.election_timeout_min = Duration::from_millis(settings.election_timeout_min_ms);
     raft_config.election_timeout_max = Duration::from_millis(settings.election_timeout_max_ms);
-    raft_config.snapshot_after_entries = settings.snapshot_after_entries;
-    raft_config.entries_kept_after_snapshot = settings.entries_kept_after_snapshot;
+    match settings.snapshot_after_entries {
+        Some(entries) => {
+            raft_config.snapshot_after_bytes = None;
+            raft_config.snapshot_after_entries = entries;
+            raft_config.entries_kept_after_snapshot =
+                settings.entries_kept_after_snapshot.unwrap_or(100);
+        }
+        None => {
+            raft_config.snapshot_after_bytes = Some(settings.snapshot_after_mb << 20);
+            raft_config.log_kept_bytes = settings.log_kept_mb << 20;
+        }
+    }
     raft_config.clock_interval = Duration::from_millis(settings.clock_interval_ms.max(1));
     raft_config.max_entry_bytes = settings.max_entry_bytes;
     raft_config.min_link_bytes_per_sec = settings.link_mb_per_s.max(1).saturating_mul(1_000_000);

@@ -53,6 +53,7 @@ pub mod error;
 pub mod faults;
 mod forward;
 mod layout;
+pub mod log_keeper;
 pub mod log_store;
 pub mod network;
 mod node;
@@ -72,7 +73,10 @@ pub use error::{Error, Result};
 pub use layout::current_engine_dir;
 pub use log_store::LogStore;
 pub use network::{NetworkConfig, NetworkFactory};
-pub use node::{RaftConfig, RaftNode, Timing, DEFAULT_MAX_ENTRY_BYTES};
+pub use node::{
+    RaftConfig, RaftNode, Timing, DEFAULT_LOG_KEPT_BYTES, DEFAULT_MAX_ENTRY_BYTES,
+    DEFAULT_SNAPSHOT_AFTER_BYTES,
+};
 pub use snapshot::SnapshotFiles;
 pub use state_machine::StateMachine;
 pub use tls::{PeerTls, TlsFiles, TLS_SERVER_NAME};

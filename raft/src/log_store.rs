@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::log_keeper::LogSizes;
 use crate::types::typ::{Entry, LogId, StorageError, Vote};
 use crate::types::TypeConfig;
 
@@ -61,6 +62,8 @@ fn durable() -> WriteOptions {
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    /// Each entry's encoded size (for keeping the log by bytes).
+    sizes: LogSizes,
 }
 
 impl Debug for LogStore {
@@ -123,7 +126,26 @@ impl LogStore {
         let families =
             [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, families)?;
-        Ok(LogStore { db: Arc::new(db) })
+        let sizes = LogSizes::default();
+        if let Some(cf) = db.cf_handle(CF_LOG) {
+            let mut found = Vec::new();
+            for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+                let (key, value) = item?;
+                if let Some(index) = key_index(&key) {
+                    found.push((index, value.len() as u64));
+                }
+            }
+            sizes.appended(found);
+        }
+        Ok(LogStore {
+            db: Arc::new(db),
+            sizes,
+        })
+    }
+
+    /// Each entry's encoded size, kept up to date as the log changes.
+    pub fn sizes(&self) -> LogSizes {
+        self.sizes.clone()
     }
 
     fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StorageError> {
@@ -343,9 +365,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let result = blocking(ErrorSubject::Logs, ErrorVerb::Write, move || {
             let log_cf = this.cf(CF_LOG)?;
             let mut batch = WriteBatch::default();
+            let mut sizes = Vec::with_capacity(entries.len());
             for entry in &entries {
                 let bytes =
                     encode(entry).map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+                sizes.push((entry.log_id.index, bytes.len() as u64));
                 batch.put_cf(log_cf, index_key(entry.log_id.index), bytes);
             }
             // Durable: the entries are fsync'd before the callback below reports them
@@ -362,7 +386,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             };
             this.db
                 .write_opt(batch, &options)
-                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))
+                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+            this.sizes.appended(sizes);
+            Ok(())
         })
         .await;
         match result {
@@ -392,7 +418,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             // acknowledged again as if they were the leader's.
             this.db
                 .write_opt(batch, &durable())
-                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))
+                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+            this.sizes.truncated(log_id.index);
+            Ok(())
         })
         .await
     }
@@ -418,7 +446,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             // report entries it no longer has.
             this.db
                 .write_opt(batch, &durable())
-                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))
+                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+            this.sizes.purged(log_id.index);
+            Ok(())
         })
         .await
     }

@@ -25,6 +25,11 @@ use crate::tls::{PeerTls, TlsFiles};
 use crate::types::typ::{Raft, RaftMetrics};
 use crate::types::{Node, NodeId};
 
+/// Default [`RaftConfig::snapshot_after_bytes`]: 128 MiB of log since the last snapshot.
+pub const DEFAULT_SNAPSHOT_AFTER_BYTES: u64 = 128 << 20;
+/// Default [`RaftConfig::log_kept_bytes`]: the newest 256 MiB of log stay below a snapshot.
+pub const DEFAULT_LOG_KEPT_BYTES: u64 = 256 << 20;
+
 /// Default [`RaftConfig::max_entry_bytes`]: 8 MiB, about 20,000 reads.
 pub const DEFAULT_MAX_ENTRY_BYTES: usize = 8 << 20;
 
@@ -39,7 +44,15 @@ pub struct RaftConfig {
     pub election_timeout_min: Duration,
     /// See `election_timeout_min`.
     pub election_timeout_max: Duration,
-    /// Build a snapshot after this many entries were applied since the last one.
+    /// Keep the log by bytes (issue 14, finding 6; see [`crate::log_keeper`]): snapshot
+    /// once the entries applied since the last snapshot hold this many bytes. `None` uses
+    /// the entry counts below instead (tests that want many small snapshots).
+    pub snapshot_after_bytes: Option<u64>,
+    /// In byte mode, the newest bytes of log kept below the last snapshot, so a follower
+    /// that fell this far behind catches up from the log instead of a whole snapshot.
+    pub log_kept_bytes: u64,
+    /// Without `snapshot_after_bytes`: build a snapshot after this many entries were
+    /// applied since the last one.
     pub snapshot_after_entries: u64,
     /// Entries kept in the log below the last snapshot, so a briefly lagging follower can
     /// catch up from the log instead of receiving a whole snapshot.
@@ -92,6 +105,8 @@ impl RaftConfig {
             heartbeat_interval: Duration::from_millis(100),
             election_timeout_min: Duration::from_millis(500),
             election_timeout_max: Duration::from_millis(1000),
+            snapshot_after_bytes: Some(DEFAULT_SNAPSHOT_AFTER_BYTES),
+            log_kept_bytes: DEFAULT_LOG_KEPT_BYTES,
             snapshot_after_entries: 5_000,
             entries_kept_after_snapshot: 1_000,
             max_entries_per_append: 64,
@@ -143,8 +158,15 @@ impl RaftConfig {
             election_timeout_min: ms(timing.election_min),
             election_timeout_max: ms(timing.election_max),
             install_snapshot_timeout: ms(self.snapshot_frame_timeout),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
-            max_in_snapshot_log_to_keep: self.entries_kept_after_snapshot,
+            snapshot_policy: match self.snapshot_after_bytes {
+                // The log keeper asks for snapshots and purges (see `log_keeper`).
+                Some(_) => SnapshotPolicy::Never,
+                None => SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
+            },
+            max_in_snapshot_log_to_keep: match self.snapshot_after_bytes {
+                Some(_) => u64::MAX,
+                None => self.entries_kept_after_snapshot,
+            },
             max_payload_entries: self.max_entries_per_append,
             ..Default::default()
         };
@@ -179,6 +201,8 @@ pub struct RaftNode {
     forwarder: Arc<Forwarder>,
     faults: Arc<Faults>,
     clock_ticker: JoinHandle<()>,
+    /// Keeps the log by bytes (byte mode only).
+    log_keeper: Option<JoinHandle<()>>,
     max_entry_bytes: usize,
 }
 
@@ -267,6 +291,7 @@ impl RaftNode {
                 .await
                 .map_err(|e| Error::Stopped(e.to_string()))??
         };
+        let log_sizes = log_store.sizes();
         let listener = TcpListener::bind(raft_addr)
             .await
             .map_err(|e| Error::Transport(format!("binding {raft_addr}: {e}")))?;
@@ -311,8 +336,19 @@ impl RaftNode {
             forwarder.clone(),
             config.clock_interval,
         ));
+        let log_keeper = config.snapshot_after_bytes.map(|snapshot_after| {
+            tokio::spawn(crate::log_keeper::run(
+                raft.clone(),
+                log_sizes,
+                crate::log_keeper::ByteRetention {
+                    snapshot_after,
+                    keep: config.log_kept_bytes,
+                },
+            ))
+        });
         Ok(RaftNode {
             id: node_id,
+            log_keeper,
             raft,
             engine,
             raft_addr: bound,
@@ -556,6 +592,9 @@ impl RaftNode {
     /// Stops Raft and the transport. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
         self.clock_ticker.abort();
+        if let Some(keeper) = &self.log_keeper {
+            keeper.abort();
+        }
         let raft = self.raft.shutdown().await;
         let server = self.server.lock().await.take();
         if let Some((stop, task)) = server {

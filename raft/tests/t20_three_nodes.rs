@@ -300,6 +300,7 @@ async fn three_nodes_elect_replicate_and_fail_over() {
 async fn learner_added_after_purge_catches_up_through_a_snapshot() {
     init_tracing();
     let tune = |c: &mut RaftConfig| {
+        c.snapshot_after_bytes = None;
         c.snapshot_after_entries = 10;
         c.entries_kept_after_snapshot = 0;
     };

@@ -162,6 +162,7 @@ fn config(engine_config: EngineConfig, tls: Option<TlsFiles>) -> RaftConfig {
     config.heartbeat_interval = Duration::from_millis(50);
     config.election_timeout_min = Duration::from_millis(300);
     config.election_timeout_max = Duration::from_millis(600);
+    config.snapshot_after_bytes = None;
     config.snapshot_after_entries = 10;
     config.entries_kept_after_snapshot = 0;
     config.tls = tls;

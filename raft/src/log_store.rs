@@ -384,9 +384,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 options.disable_wal(true);
                 options
             };
+            fail::fail_point!("log-append-before-fsync", |_| Err(io_err(
+                ErrorSubject::Logs,
+                ErrorVerb::Write,
+                AnyError::error("failpoint log-append-before-fsync")
+            )));
             this.db
                 .write_opt(batch, &options)
                 .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+            fail::fail_point!("log-append-after-fsync", |_| Err(io_err(
+                ErrorSubject::Logs,
+                ErrorVerb::Write,
+                AnyError::error("failpoint log-append-after-fsync")
+            )));
             this.sizes.appended(sizes);
             Ok(())
         })

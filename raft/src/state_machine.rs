@@ -271,10 +271,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     outcomes.push(outcome.map_err(|e| (*id, e))?);
                     continue;
                 }
+                fail::fail_point!("apply-before-write", |_| Err((
+                    *id,
+                    sightline_storage::StorageError::Io(std::io::Error::other(
+                        "failpoint apply-before-write"
+                    ))
+                )));
                 match engine.apply(log_position(id), command) {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(e) => return Err((*id, e)),
                 }
+                fail::fail_point!("apply-after-write", |_| Err((
+                    *id,
+                    sightline_storage::StorageError::Io(std::io::Error::other(
+                        "failpoint apply-after-write"
+                    ))
+                )));
             }
             Ok(outcomes)
         })

@@ -5,7 +5,8 @@
 //! reopened from its directory and must stand at the snapshot with the snapshot's data,
 //! with no gap between what it applied and what its log holds.
 //!
-//! One test function on purpose: failpoints are process-wide.
+//! Failpoints are process-wide, so the tests take turns (`SERIAL`). The second test puts
+//! failpoints on each side of the two durable writes: the log append and the apply.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ const STEPS: [&str; 4] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_step_of_a_snapshot_install_leaves_a_node_that_starts_at_the_snapshot(
 ) -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // The leader's state: two tenants at index 12, and a snapshot of it.
     let leader_dir = tempfile::tempdir()?;
     let (_, mut leader, _) = open(leader_dir.path())?;
@@ -115,5 +117,56 @@ async fn a_crash_at_any_step_of_a_snapshot_install_leaves_a_node_that_starts_at_
             );
         }
     }
+    Ok(())
+}
+
+/// Failpoints are process-wide: the tests of this binary take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn blank(index: u64) -> openraft::Entry<TypeConfig> {
+    openraft::Entry {
+        log_id: log_id(index),
+        payload: EntryPayload::Blank,
+    }
+}
+
+/// A crash just before the log's fsync'd write loses the entries (they were never
+/// acknowledged); a crash just after it keeps them. Likewise an apply stopped before the
+/// engine's write batch leaves the applied position where it was, and one stopped after it
+/// has the entry applied: each write point is atomic, and the position moves with the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_or_after_each_durable_write_leaves_all_or_nothing() -> anyhow::Result<()> {
+    use openraft::storage::RaftLogStorageExt;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir()?;
+    {
+        let (mut log, mut sm, _) = open(dir.path())?;
+        log.blocking_append((1..=3).map(blank)).await?;
+        sm.apply((1..=3).map(blank)).await?;
+        fail::cfg("log-append-after-fsync", "return").map_err(anyhow::Error::msg)?;
+        assert!(log.blocking_append((4..=5).map(blank)).await.is_err());
+        fail::remove("log-append-after-fsync");
+        fail::cfg("log-append-before-fsync", "return").map_err(anyhow::Error::msg)?;
+        assert!(log.blocking_append((6..=7).map(blank)).await.is_err());
+        fail::remove("log-append-before-fsync");
+        fail::cfg("apply-after-write", "return").map_err(anyhow::Error::msg)?;
+        assert!(sm.apply([blank(4)]).await.is_err());
+        fail::remove("apply-after-write");
+        fail::cfg("apply-before-write", "return").map_err(anyhow::Error::msg)?;
+        assert!(sm.apply([blank(5)]).await.is_err());
+        fail::remove("apply-before-write");
+    }
+    let (mut log, mut sm, _) = open(dir.path())?;
+    let state = log.get_log_state().await?;
+    assert_eq!(
+        state.last_log_id,
+        Some(log_id(5)),
+        "entries 4-5 were fsync'd, 6-7 never written"
+    );
+    assert_eq!(
+        sm.applied_state().await?.0,
+        Some(log_id(4)),
+        "4 applied, 5 not"
+    );
     Ok(())
 }

@@ -54,7 +54,7 @@ const STEPS: [&str; 4] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_step_of_a_snapshot_install_leaves_a_node_that_starts_at_the_snapshot(
 ) -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().await;
     // The leader's state: two tenants at index 12, and a snapshot of it.
     let leader_dir = tempfile::tempdir()?;
     let (_, mut leader, _) = open(leader_dir.path())?;
@@ -121,7 +121,7 @@ async fn a_crash_at_any_step_of_a_snapshot_install_leaves_a_node_that_starts_at_
 }
 
 /// Failpoints are process-wide: the tests of this binary take turns.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn blank(index: u64) -> openraft::Entry<TypeConfig> {
     openraft::Entry {
@@ -137,7 +137,7 @@ fn blank(index: u64) -> openraft::Entry<TypeConfig> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_or_after_each_durable_write_leaves_all_or_nothing() -> anyhow::Result<()> {
     use openraft::storage::RaftLogStorageExt;
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir()?;
     {
         let (mut log, mut sm, _) = open(dir.path())?;

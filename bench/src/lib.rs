@@ -1,6 +1,6 @@
 //! `sightline-bench` owns Sightline's benchmarks: the criterion micro-benchmarks under
 //! `benches/` (sealing, key encoding and tokens, `Engine::apply` of a batch), the macro
-//! benchmark `src/bin/macro.rs`, which starts a real `sightline serve` process, ingests and
+//! benchmark `src/bin/macro/`, which starts a real `sightline serve` process, ingests and
 //! searches over HTTP, checks every answer, and measures the plain single-threaded RocksDB
 //! loop of the design notes on the same reads in the same run, and `src/bin/replicated.rs`
 //! (one node against a three-node cluster).

@@ -64,18 +64,14 @@ fn main() -> Result<ExitCode> {
         "--nodes must be at least 3 (faults take one node away)"
     );
     let seed = seed.unwrap_or_else(rand::random);
-    let temp = match &dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
+    let (dir, temp) = match dir {
+        Some(dir) => (dir, None),
+        None => {
+            let temp = tempfile::Builder::new()
                 .prefix("sightline-chaos-")
-                .tempdir()?,
-        ),
-    };
-    let dir = match (&dir, &temp) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(temp)) => temp.path().to_path_buf(),
-        (None, None) => unreachable!("a temporary directory is made when no --dir is given"),
+                .tempdir()?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
     };
     eprintln!(
         "seed {seed}; nodes, logs and report under {}",

@@ -32,8 +32,8 @@ pub struct Settings {
     pub log_to_files: bool,
     /// `min_free_space` in MiB (the node's default when `None`).
     pub min_free_mib: Option<u64>,
-    /// Write no `[raft]` keys but the entry bound: the node's own defaults, as a
-    /// production deployment has them (benchmarks).
+    /// Write no `[raft]` keys at all: the node's own defaults, as a production deployment
+    /// has them (benchmarks, and tests of those defaults).
     pub node_defaults: bool,
 }
 

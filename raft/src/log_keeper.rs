@@ -54,7 +54,8 @@ impl LogSizes {
     }
 
     /// Bytes of the whole log.
-    pub fn total(&self) -> u64 {
+    #[cfg(test)]
+    fn total(&self) -> u64 {
         self.0.lock().map(|s| s.values().sum()).unwrap_or(0)
     }
 

@@ -34,7 +34,7 @@ use crate::cluster::{Cluster, Settings};
 use crate::process::{sightline_binary, Launch, TEST_MASTER_KEY_HEX};
 use check::{BatchVerdict, RegisterVerdict};
 use history::History;
-use nemesis::{FaultKind, Inflicted, Schedule};
+use nemesis::{Inflicted, Schedule};
 use workload::Shared;
 
 /// What to run.
@@ -328,11 +328,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: the unit must be s, m or h")),
     };
     Ok(Duration::from_secs(seconds))
-}
-
-/// Every fault kind, for reports and docs.
-pub fn fault_kinds() -> Vec<&'static str> {
-    FaultKind::ALL.iter().map(|k| k.name()).collect()
 }
 
 #[cfg(test)]

@@ -159,21 +159,6 @@ impl Client {
             .is_ok()
     }
 
-    /// Waits until `/healthz` answers.
-    pub fn wait_healthy(&self, within: Duration) -> Result<()> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.healthy() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!(
-            "node at {} did not become healthy within {within:?}",
-            self.url
-        )
-    }
-
     /// Waits until `/readyz` answers 200 (joined and caught up).
     pub fn wait_ready(&self, within: Duration) -> Result<()> {
         let deadline = Instant::now() + within;

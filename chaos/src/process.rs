@@ -2,10 +2,12 @@
 //! stopped with SIGTERM, killed with SIGKILL, paused with SIGSTOP. Dropping a [`Node`] kills
 //! its process, so a test or benchmark that fails half-way leaves nothing running.
 
+use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,10 +19,51 @@ use crate::client::Client;
 pub const TEST_MASTER_KEY_HEX: &str =
     "1111111111111111111111111111111111111111111111111111111111111111";
 
-/// A free TCP port on loopback (bound, then released).
+/// Ports [`free_port`] has handed out in this process: never handed out twice, so tests
+/// running side by side in one test binary cannot be given the same port.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// The lowest port [`free_port`] considers.
+const LOWEST_PORT: u16 = 10_000;
+
+/// A free TCP port on loopback for a node to listen on, unique within this process.
+///
+/// `bind("127.0.0.1:0")` would draw from the kernel's ephemeral range, the same range that
+/// every outgoing connection (the harness's HTTP clients, the nodes' gRPC clients) takes its
+/// source port from: a port released after the check can be taken as a connection's source
+/// port before the node binds it, and the node then fails to start with "address in use".
+/// So ports come from below the ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`),
+/// starting at a random point, checked free by binding, and remembered.
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    if ephemeral_low > LOWEST_PORT + 1_000 {
+        let span = u32::from(ephemeral_low - LOWEST_PORT);
+        let start = rand::random::<u32>() % span;
+        for step in 0..span {
+            let port = LOWEST_PORT + ((start + step) % span) as u16;
+            if handed_out.contains(&port) {
+                continue;
+            }
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                handed_out.insert(port);
+                return Ok(port);
+            }
+        }
+    }
+    // No room below the ephemeral range: the kernel's choice, still never repeated here.
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free port on 127.0.0.1")
 }
 
 /// The `sightline` binary: `$SIGHTLINE_BIN`, else the one built beside the running
@@ -219,15 +262,39 @@ impl Node {
             .stderr(stderr)
             .spawn()
             .with_context(|| format!("starting {}", launch.binary.display()))?;
-        let node = Node {
+        let mut node = Node {
             child: Some(child),
             paused: false,
             dir: dir.to_path_buf(),
             client: Client::new(format!("http://{}", config.http_addr)),
             config,
         };
-        node.client.wait_healthy(Duration::from_secs(60))?;
+        node.wait_started(Duration::from_secs(60))?;
         Ok(node)
+    }
+
+    /// Waits until this process answers `/healthz`; fails at once if it exits first (a bad
+    /// config, a port in use), naming its status: its own log says why.
+    fn wait_started(&mut self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.exited() {
+                bail!(
+                    "node {} ({}) exited with {status} while starting; its stderr says why",
+                    self.config.node_id,
+                    self.config.http_addr
+                );
+            }
+            if self.client.healthy() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!(
+            "node {} at {} did not answer /healthz within {within:?}",
+            self.config.node_id,
+            self.config.http_addr
+        )
     }
 
     /// Its process id, while it runs.

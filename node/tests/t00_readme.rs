@@ -72,9 +72,7 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = sightline_chaos::free_port()?;
     let mut demo = Command::new(env!("CARGO_BIN_EXE_sightline"))
         .args(["demo", "--data-dir"])
         .arg(dir.path())

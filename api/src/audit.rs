@@ -14,11 +14,14 @@ use sightline_storage::Engine;
 /// What a search asked, with plates tokenized.
 #[derive(Debug, Default, Serialize)]
 pub struct Terms {
-    /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`.
+    /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`, `hotlist`.
     pub kind: &'static str,
     /// Match mode, for plate searches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub r#match: Option<&'static str>,
+    /// The hotlist whose plates were searched (a hotlist's look back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hotlist: Option<String>,
     /// Keyed token (hex) of the plate or pattern.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plate_token: Option<String>,

@@ -1,16 +1,18 @@
 //! `sightline-api` owns the public HTTP surface of api.md: routing, request parsing and
-//! validation into storage and query types, the error format, and (later) auth, audit, SSE
-//! alerts and OpenAPI.
+//! validation into storage and query types, the error format, hotlists and their SSE alerts,
+//! and (later) auth and OpenAPI.
 //!
 //! It must not know how commands are ordered or replicated: it hands a prepared
 //! [`sightline_storage::Command`] to a [`Cluster`] and answers once the cluster says the
 //! command is applied. Nor does it know RocksDB: reads go through `sightline-query`.
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod body;
 pub mod error;
 pub mod faults;
+pub mod hotlists;
 pub mod ingest;
 pub mod json;
 pub mod proposer;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub fault_injection: bool,
     /// Refuses writes when the data directory is nearly full.
     pub space: space::SpaceGuard,
+    /// This node's hotlist alerts (the engine's alert sink), for the SSE streams.
+    pub alerts: Arc<alerts::AlertHub>,
 }
 
 impl AppState {
@@ -74,6 +78,17 @@ pub fn router(state: AppState) -> Router {
             post(ingest::post_manifests),
         )
         .route("/v1/tenants/{tenant}/series", post(ingest::post_series))
+        .route(
+            "/v1/tenants/{tenant}/hotlists",
+            get(hotlists::list_hotlists),
+        )
+        .route(
+            "/v1/tenants/{tenant}/hotlists/{name}",
+            put(hotlists::put_hotlist)
+                .get(hotlists::get_hotlist)
+                .delete(hotlists::delete_hotlist),
+        )
+        .route("/v1/tenants/{tenant}/alerts", get(alerts::get_alerts))
         .route(
             "/v1/tenants/{tenant}/search/plates",
             post(search::search_plates),

@@ -10,6 +10,7 @@
 //! - [`cluster`]: N nodes on loopback with their ports, directories and Raft settings; waits
 //!   on status (leader agreed, replicas converged), never on sleeps;
 //! - [`reads`]: plate reads as a camera sends them;
+//! - [`sse`]: a Server-Sent Events client for the alert streams;
 //! - [`run`]: `sightline-chaos run`, a seeded concurrent workload under a seeded schedule of
 //!   faults, and the checks that decide whether anything acknowledged was lost.
 //!
@@ -21,6 +22,7 @@ pub mod cluster;
 pub mod process;
 pub mod reads;
 pub mod run;
+pub mod sse;
 
 pub use client::Client;
 pub use cluster::{Cluster, Settings};

@@ -104,6 +104,12 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
             "test mode: the storage engine writes no WAL; only the Raft log makes writes durable"
         );
     }
+    // Every replica matches applied reads against its tenants' hotlists; the hub serves the
+    // alerts to SSE clients (and is kept by engines opened later from this config).
+    let alerts = Arc::new(sightline_api::alerts::AlertHub::new(
+        sightline_api::alerts::DEFAULT_HELD,
+    ));
+    engine_config.alerts = Some(sightline_storage::alerts::AlertSinkHandle(alerts.clone()));
     let engine = Engine::open(&engine_config, master)
         .with_context(|| format!("opening storage under {}", data_dir.display()))?;
     let engine = Arc::new(arc_swap::ArcSwap::from_pointee(engine));
@@ -167,6 +173,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         cluster: Arc::new(RaftCluster::new(raft.clone())),
         fault_injection,
         space: sightline_api::space::SpaceGuard::new(data_dir, min_free_bytes),
+        alerts,
     };
     Ok(StartedNode { state, raft })
 }
@@ -176,8 +183,14 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
 /// error instead of serving on without replication, so that its supervisor restarts it and
 /// it catches up from the others.
 pub async fn run_http(listener: TcpListener, node: StartedNode) -> Result<()> {
+    let alerts = node.state.alerts.clone();
     let app = sightline_api::router(node.state);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    // Open alert streams never end by themselves: end them, or the graceful shutdown would
+    // wait for them forever.
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        alerts.close();
+    });
     let mut metrics = node.raft.metrics();
     let fatal = async move {
         loop {

@@ -8,6 +8,9 @@ use common::plaintext::{needles, scan};
 use common::{now_ms, read_json, Node};
 use serde_json::json;
 
+/// A plate that only a hotlist names.
+const HOTLISTED_ONLY: &str = "HQ7WX3ZK";
+
 #[test]
 fn known_plates_and_positions_appear_in_no_file() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -40,6 +43,13 @@ fn known_plates_and_positions_appear_in_no_file() -> Result<()> {
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = node.post_json("/v1/tenants/acme/reads", &batch(60_000))?;
     assert_eq!(status, 200, "{answer}");
+    // A hotlisted plate that no read carries reaches the disk only through the hotlist
+    // (meta and the Raft log), and must be sealed there too.
+    let (status, answer) = node.put_json(
+        "/v1/tenants/acme/hotlists/wanted",
+        &json!({"plates": [HOTLISTED_ONLY, plates[0]], "match": "fuzzy"}),
+    )?;
+    assert_eq!(status, 201, "{answer}");
     let (hits, total, _) = node.search_all("acme", json!({"plate": "qzx9k7w"}))?;
     assert_eq!(
         (hits.len(), total),
@@ -49,9 +59,11 @@ fn known_plates_and_positions_appear_in_no_file() -> Result<()> {
     node.stop()?;
 
     let mut files = 0;
+    let mut plates_on_disk = plates.to_vec();
+    plates_on_disk.push(HOTLISTED_ONLY);
     let found = scan(
         &dir.path().join("data"),
-        &needles(&plates, &positions),
+        &needles(&plates_on_disk, &positions),
         &mut files,
     )?;
     assert!(files >= 5, "scanned only {files} files");

@@ -84,7 +84,7 @@ fn a_follower_forwarded_write_is_seen_by_a_linearizable_read_on_another_follower
 }
 
 /// Raft log payloads are sealed like values: no node's data directory (engine, Raft log,
-/// snapshots) holds a plate or an exact position in the clear.
+/// snapshots) holds a plate (read or hotlisted) or an exact position in the clear.
 #[test]
 fn no_plaintext_in_any_replicas_data_directory() -> anyhow::Result<()> {
     use common::plaintext::{needles, scan};
@@ -114,12 +114,22 @@ fn no_plaintext_in_any_replicas_data_directory() -> anyhow::Result<()> {
             .post_json("/v1/tenants/acme/reads", &json!(reads))?;
         assert_eq!(status, 200, "{answer}");
     }
+    // A plate only a hotlist names reaches the replicas through the Raft log and `meta`.
+    let (status, answer) = cluster.node(follower)?.put_json(
+        "/v1/tenants/acme/hotlists/wanted",
+        &json!({"plates": ["HQ7WX3ZK"]}),
+    )?;
+    assert_eq!(status, 201, "{answer}");
     cluster.wait_converged(Duration::from_secs(10))?;
     for id in 1..=3 {
         cluster.node_mut(id)?.stop()?;
     }
     let mut files = 0;
-    let found = scan(cluster.root(), &needles(&plates, &positions), &mut files)?;
+    let found = scan(
+        cluster.root(),
+        &needles(&[plates[0], plates[1], "HQ7WX3ZK"], &positions),
+        &mut files,
+    )?;
     assert!(files >= 30, "scanned only {files} files");
     assert!(found.is_empty(), "plaintext on disk: {found:#?}");
     Ok(())

@@ -92,6 +92,18 @@ impl Default for TenantPolicy {
     }
 }
 
+/// How a hotlist's plates match reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HotlistMatch {
+    /// The normalized plate itself.
+    Exact,
+    /// Within `max_edits` OCR-weighted edits (0, 1 or 2; OCR confusions are free).
+    Fuzzy {
+        /// Largest number of non-free edits.
+        max_edits: u8,
+    },
+}
+
 /// One state change, applied identically on every replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
@@ -151,6 +163,25 @@ pub enum Command {
         tenant: u32,
         /// The samples.
         rows: Vec<SealedSample>,
+    },
+    /// Creates or replaces a hotlist: from the next batch of reads on, every replica
+    /// matches each read it applies against it.
+    PutHotlist {
+        /// Tenant id.
+        tenant: u32,
+        /// Hotlist name (`[A-Za-z0-9_.-]`, at most 64 bytes; not secret).
+        name: String,
+        /// How its plates match.
+        matching: HotlistMatch,
+        /// Its distinct plates, sorted by token, each sealed like a dictionary entry.
+        plates: Vec<SealedPlate>,
+    },
+    /// Removes a hotlist (nothing but the applied position changes if there is none).
+    DeleteHotlist {
+        /// Tenant id.
+        tenant: u32,
+        /// Hotlist name.
+        name: String,
     },
 }
 
@@ -223,6 +254,11 @@ pub enum ApplyOutcome {
     Rejected {
         /// Why.
         reason: String,
+    },
+    /// A hotlist was stored or removed.
+    Hotlist {
+        /// Whether a hotlist of that name existed before.
+        existed: bool,
     },
 }
 

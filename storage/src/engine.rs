@@ -15,6 +15,7 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertSinkHandle;
 use crate::command::{
     ApplyOutcome, Command, LogPosition, SealedPlate, SealedRead, TenantPolicy, PROPOSAL_DEDUPE_MS,
 };
@@ -43,6 +44,9 @@ pub struct EngineConfig {
     /// SIGKILL loses it as a power cut loses an unsynced WAL, and the replicated log alone
     /// must bring back every acknowledged write.
     pub wal: bool,
+    /// Where the hotlist alerts of applied reads go (none: hotlists are stored but raise
+    /// nothing). Kept when a snapshot install opens a new engine from this config.
+    pub alerts: Option<AlertSinkHandle>,
 }
 
 impl EngineConfig {
@@ -53,6 +57,7 @@ impl EngineConfig {
             block_cache_bytes: 256 << 20,
             sync_writes: true,
             wal: true,
+            alerts: None,
         }
     }
 }
@@ -105,6 +110,8 @@ pub struct Engine {
     /// The replicated cluster clock ([`meta::CLOCK`]); [`NO_CLOCK`] until the first tick.
     clock: AtomicI64,
     dictionaries: dictionary::Dictionaries,
+    hotlists: hotlists::Hotlists,
+    alerts: Option<AlertSinkHandle>,
     sync_writes: bool,
     wal: bool,
 }
@@ -181,11 +188,14 @@ impl Engine {
             retention,
             clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
+            hotlists: hotlists::Hotlists::default(),
+            alerts: config.alerts.clone(),
             sync_writes: config.sync_writes,
             wal: config.wal,
         };
         engine.load_tenants()?;
         engine.load_dictionaries()?;
+        engine.load_hotlists()?;
         Ok(engine)
     }
 
@@ -356,6 +366,10 @@ impl Engine {
         let mut batch = WriteBatch::default();
         let mut new_tenant = None;
         let mut plate_updates = Vec::new();
+        // Reads written by this batch (for hotlist matching) and a tenant whose hotlists
+        // changed, acted on once the batch is durable.
+        let mut written_reads: Vec<&SealedRead> = Vec::new();
+        let mut hotlists_changed = None;
         // The clock and watermarks this command moves to, published once it is durable.
         let mut new_clock = None;
         let mut new_watermarks = None;
@@ -399,9 +413,37 @@ impl Engine {
                 rows,
                 plates,
             } => match self.tenants.load().by_id.contains_key(tenant) {
-                true => self.stage_reads(&mut batch, *tenant, rows, plates, &mut plate_updates)?,
+                true => self.stage_reads(
+                    &mut batch,
+                    *tenant,
+                    rows,
+                    plates,
+                    &mut plate_updates,
+                    &mut written_reads,
+                )?,
                 false => unknown_tenant(*tenant),
             },
+            Command::PutHotlist {
+                tenant,
+                name,
+                matching,
+                plates,
+            } => match self.tenants.load().by_id.contains_key(tenant) {
+                true => {
+                    hotlists_changed = Some(*tenant);
+                    self.stage_put_hotlist(&mut batch, *tenant, name, *matching, plates)?
+                }
+                false => unknown_tenant(*tenant),
+            },
+            Command::DeleteHotlist { tenant, name } => {
+                match self.tenants.load().by_id.contains_key(tenant) {
+                    true => {
+                        hotlists_changed = Some(*tenant);
+                        self.stage_delete_hotlist(&mut batch, *tenant, name)?
+                    }
+                    false => unknown_tenant(*tenant),
+                }
+            }
             Command::PutManifests { tenant, rows } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -494,6 +536,21 @@ impl Engine {
                 TenantTable { by_name, by_id }
             });
         }
+        if let Some(tenant) = hotlists_changed {
+            self.reload_hotlists(tenant)?;
+        }
+        if let (Some(sink), Command::PutReads { tenant, .. }) = (&self.alerts, command) {
+            if !written_reads.is_empty() {
+                // The batch is durable: a failure to raise its alerts must not fail it.
+                match self.match_hotlists(pos, *tenant, &written_reads) {
+                    Ok(alerts) if !alerts.is_empty() => sink.0.publish(alerts),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, index = pos.index, "hotlist matching failed")
+                    }
+                }
+            }
+        }
         Ok(outcome)
     }
 
@@ -561,13 +618,14 @@ impl Engine {
             .collect())
     }
 
-    fn stage_reads(
+    fn stage_reads<'c>(
         &self,
         batch: &mut WriteBatch,
         tenant: u32,
-        rows: &[SealedRead],
+        rows: &'c [SealedRead],
         plates: &[SealedPlate],
         plate_updates: &mut Vec<dictionary::PlateUpdate>,
+        written_reads: &mut Vec<&'c SealedRead>,
     ) -> Result<ApplyOutcome> {
         let keep = self.new_client_ids(
             cf::READ_IDS,
@@ -603,6 +661,7 @@ impl Engine {
             if row.client_id {
                 ids.push((id_key(tenant, row.id), encode_ts(row.ts)));
             }
+            written_reads.push(row);
             let record = RecordKey {
                 tenant,
                 ts: row.ts,
@@ -752,9 +811,11 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
 }
 
 mod dictionary;
+mod hotlists;
 mod replicated;
 mod scan;
 
+pub use hotlists::Hotlist;
 use replicated::read_watermarks;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! No plaintext plate or exact position ever reaches a key or a value: values are sealed
 //! with the tenant's data key, and index keys carry keyed tokens (HMAC) instead.
 
+pub mod alerts;
 pub mod command;
 pub mod crypto;
 pub mod engine;

@@ -6,7 +6,9 @@
 use h3o::{LatLng, Resolution};
 use rand::RngCore;
 
-use crate::command::{Command, SealedManifest, SealedPlate, SealedRead, SealedSample};
+use crate::command::{
+    Command, HotlistMatch, SealedManifest, SealedPlate, SealedRead, SealedSample,
+};
 use crate::crypto::TokenDomain;
 use crate::keyring::TenantKeys;
 use crate::keys::{plate_key, series_key, RecordKey, Token};
@@ -165,6 +167,38 @@ pub fn prepare_manifests(
         ids.push(public_id);
     }
     Some((Command::PutManifests { tenant, rows }, ids))
+}
+
+/// Builds the command that stores hotlist `name` with `plates` (normalized, validated by
+/// the caller): each distinct plate once, sorted by token, sealed like a dictionary entry.
+/// `None` when the tenant has no data key (a bug upstream).
+pub fn prepare_hotlist(
+    tenant: u32,
+    keys: &TenantKeys,
+    name: &str,
+    matching: HotlistMatch,
+    plates: &[String],
+) -> Option<Command> {
+    let data_key = keys.current()?;
+    let sealed: std::collections::BTreeMap<Token, Vec<u8>> = plates
+        .iter()
+        .map(|plate| {
+            let token = plate_token(keys, plate);
+            (
+                token,
+                data_key.seal(&plate_key(tenant, &token), plate.as_bytes()),
+            )
+        })
+        .collect();
+    Some(Command::PutHotlist {
+        tenant,
+        name: name.to_string(),
+        matching,
+        plates: sealed
+            .into_iter()
+            .map(|(token, value)| SealedPlate { token, value })
+            .collect(),
+    })
 }
 
 /// Builds the command for a batch of validated sensor samples.

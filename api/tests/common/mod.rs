@@ -11,8 +11,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
+use sightline_api::alerts::{AlertHub, DEFAULT_HELD};
 use sightline_api::faults::OutgoingFaults;
 use sightline_api::{router, AppState, Cluster, ProposeError};
+use sightline_storage::alerts::AlertSinkHandle;
 use sightline_storage::{
     ApplyOutcome, Command, Engine, EngineConfig, LogPosition, MasterKey, SharedEngine,
 };
@@ -96,11 +98,10 @@ impl Api {
     /// A router whose writes are admitted by `space`.
     pub async fn with(fault_injection: bool, space: sightline_api::space::SpaceGuard) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(
-            &EngineConfig::new(dir.path()),
-            MasterKey::from_bytes(&[4; 32]),
-        )
-        .unwrap();
+        let alerts = Arc::new(AlertHub::new(DEFAULT_HELD));
+        let mut config = EngineConfig::new(dir.path());
+        config.alerts = Some(AlertSinkHandle(alerts.clone()));
+        let engine = Engine::open(&config, MasterKey::from_bytes(&[4; 32])).unwrap();
         let engine: SharedEngine = Arc::new(ArcSwap::from_pointee(engine));
         let cluster = Arc::new(Local {
             engine: engine.clone(),
@@ -114,6 +115,7 @@ impl Api {
                 cluster,
                 fault_injection,
                 space,
+                alerts,
             }),
         };
         let (status, body) = api
@@ -136,12 +138,25 @@ impl Api {
     }
 
     pub async fn raw(&self, method: &str, path: &str, body: String) -> (StatusCode, Value) {
-        let request = Request::builder()
+        self.with_headers(method, path, &[], body).await
+    }
+
+    /// As [`Api::raw`], with extra request headers.
+    pub async fn with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap();
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body)).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)

@@ -1,0 +1,265 @@
+//! Alert delay under ingest: a cluster of real `sightline` processes takes durable ingest as
+//! fast as two clients can send it, first into a tenant with no hotlists (the baseline),
+//! then into one with 1,000 exact and 100 fuzzy hotlist plates, each batch carrying hits,
+//! while an SSE client listens on a node (a follower, with three nodes). It reports both
+//! ingest rates, their ratio (what matching costs), and the delay from each hit's ingest
+//! acknowledgement to its alert (p50, p99, max).
+//!
+//! `cargo run --release -p sightline-bench --bin alerts -- [--reads 1000000] [--nodes 3] [--out FILE]`
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use sightline_bench::stats::Summary;
+use sightline_bench::synth::read_json;
+use sightline_chaos::process::Launch;
+use sightline_chaos::sse::SseStream;
+use sightline_chaos::{Cluster, Settings};
+use sightline_storage::time::now_ms;
+
+const BATCH: usize = 2_000;
+const HITS_PER_BATCH: usize = 2;
+const CLIENTS: usize = 2;
+const EXACT_PLATES: usize = 1_000;
+const FUZZY_PLATES: usize = 100;
+
+/// One NDJSON batch and the client ids of its hits.
+struct Batch {
+    body: String,
+    hits: Vec<String>,
+}
+
+fn exact_plate(i: usize) -> String {
+    format!("HX{i:05}")
+}
+
+fn fuzzy_plate(i: usize) -> String {
+    format!("FZ{i:04}Q")
+}
+
+/// `reads` reads in batches; with `hits`, each batch carries [`HITS_PER_BATCH`] hotlist hits
+/// (alternating an exact plate and an OCR misread of a fuzzy one). Made before the clock
+/// starts.
+fn make_batches(reads: usize, hits: bool, seed: u64) -> Vec<Batch> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let now = now_ms();
+    let mut batches = Vec::new();
+    for b in 0..reads.div_ceil(BATCH) {
+        let mut body = String::with_capacity(BATCH * 330);
+        let mut ids = Vec::new();
+        for i in 0..BATCH.min(reads - b * BATCH) {
+            let ts = now - rng.random_range(0..86_400_000i64);
+            let camera = format!("cam-{:03}", rng.random_range(0..300));
+            let read = if hits && i < HITS_PER_BATCH {
+                let id = format!("hit-{seed}-{b}-{i}");
+                let plate = match i % 2 {
+                    0 => exact_plate(rng.random_range(0..EXACT_PLATES)),
+                    // `0` read as `O`: a free OCR confusion of the listed plate.
+                    _ => fuzzy_plate(rng.random_range(0..FUZZY_PLATES)).replace('0', "O"),
+                };
+                let read = read_json(Some(&id), &camera, ts, &plate);
+                ids.push(id);
+                read
+            } else {
+                let plate = format!(
+                    "{}{:06}",
+                    (b'A' + rng.random_range(0..26u8)) as char,
+                    rng.random_range(0..200_000u32)
+                );
+                read_json(None, &camera, ts, &plate)
+            };
+            body.push_str(&read.to_string());
+            body.push('\n');
+        }
+        batches.push(Batch { body, hits: ids });
+    }
+    batches
+}
+
+/// Sends every batch to `url` from [`CLIENTS`] threads; returns (reads/s, when each hit's
+/// batch was acknowledged).
+fn ingest(
+    url: &str,
+    tenant: &str,
+    batches: &Arc<Vec<Batch>>,
+) -> Result<(f64, HashMap<String, Instant>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(Mutex::new(HashMap::new()));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (url, batches, next, acked) = (
+                format!("{url}/v1/tenants/{tenant}/reads"),
+                batches.clone(),
+                next.clone(),
+                acked.clone(),
+            );
+            std::thread::spawn(move || -> Result<usize> {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(120))
+                    .build();
+                let mut sent = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(i) else {
+                        return Ok(sent);
+                    };
+                    let response = agent
+                        .post(&url)
+                        .set("Content-Type", "application/x-ndjson")
+                        .send_string(&batch.body)?;
+                    let at = Instant::now();
+                    if response.status() != 200 {
+                        bail!("ingest answered {}", response.status());
+                    }
+                    if let Ok(mut acked) = acked.lock() {
+                        for id in &batch.hits {
+                            acked.insert(id.clone(), at);
+                        }
+                    }
+                    sent += BATCH;
+                }
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for w in workers {
+        total += w
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    let acked = std::mem::take(&mut *acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    Ok((rate, acked))
+}
+
+fn put(url: &str, body: serde_json::Value) -> Result<()> {
+    let response = ureq::put(url)
+        .set("Content-Type", "application/json")
+        .send_string(&body.to_string())?;
+    if !(200..300).contains(&response.status()) {
+        bail!("PUT {url} answered {}", response.status());
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut reads = 1_000_000usize;
+    let mut nodes = 3u64;
+    let mut out: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--reads" => reads = args.next().context("--reads N")?.parse()?,
+            "--nodes" => nodes = args.next().context("--nodes N")?.parse()?,
+            "--out" => out = Some(args.next().context("--out FILE")?.into()),
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    let launch = Launch {
+        binary: sightline_chaos::sightline_binary()?,
+        args: Vec::new(),
+        rust_log: "error,openraft=off".into(),
+        log_file: None,
+        master_key_hex: "42".repeat(32),
+    };
+    let settings = Settings {
+        node_defaults: true,
+        ..Settings::default()
+    };
+    let plain = Arc::new(make_batches(reads, false, 1));
+    let hot = Arc::new(make_batches(reads, true, 2));
+    let cluster = Cluster::start_in(None, nodes, settings, launch)?;
+    let leader = cluster.leader(Duration::from_secs(30))?;
+    let url = cluster.node(leader)?.url.clone();
+    let listen_on = (1..=nodes).find(|id| *id != leader).unwrap_or(leader);
+    for tenant in ["plain", "hot"] {
+        put(
+            &format!("{url}/v1/admin/tenants/{tenant}"),
+            json!({"retention_days": 30}),
+        )?;
+    }
+    put(
+        &format!("{url}/v1/tenants/hot/hotlists/exact"),
+        json!({"plates": (0..EXACT_PLATES).map(exact_plate).collect::<Vec<_>>()}),
+    )?;
+    put(
+        &format!("{url}/v1/tenants/hot/hotlists/fuzzy"),
+        json!({"plates": (0..FUZZY_PLATES).map(fuzzy_plate).collect::<Vec<_>>(), "match": "fuzzy"}),
+    )?;
+
+    let (plain_rate, _) = ingest(&url, "plain", &plain)?;
+    eprintln!("no hotlists: {plain_rate:.0} reads/s");
+
+    let stream = SseStream::open(
+        &cluster.node(listen_on)?.url("/v1/tenants/hot/alerts"),
+        None,
+    )?;
+    let want: usize = hot.iter().map(|b| b.hits.len()).sum();
+    let listener = std::thread::spawn(move || -> Result<HashMap<String, Instant>> {
+        let mut seen = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        while seen.len() < want && Instant::now() < deadline {
+            let Some(event) = stream.next(Duration::from_secs(120))? else {
+                bail!("no alert for two minutes ({} of {want})", seen.len());
+            };
+            if event.event != "hotlist_hit" {
+                continue;
+            }
+            let body: serde_json::Value = serde_json::from_str(&event.data)?;
+            // Random plates may be real fuzzy hits too; only the planted ones are timed.
+            if let Some(id) = body["read"]["id"]
+                .as_str()
+                .filter(|id| id.starts_with("hit-"))
+            {
+                seen.insert(id.to_string(), event.received);
+            }
+        }
+        Ok(seen)
+    });
+    let (hot_rate, acked) = ingest(&url, "hot", &hot)?;
+    eprintln!("with hotlists: {hot_rate:.0} reads/s");
+    let seen = listener
+        .join()
+        .map_err(|_| anyhow::anyhow!("listener panicked"))??;
+    let mut delays: Vec<Duration> = Vec::with_capacity(acked.len());
+    let mut missing = 0;
+    for (id, at) in &acked {
+        match seen.get(id) {
+            // An alert can arrive before the client has read its acknowledgement: 0.
+            Some(received) => delays.push(received.saturating_duration_since(*at)),
+            None => missing += 1,
+        }
+    }
+    if missing > 0 {
+        bail!("{missing} of {} hits raised no alert", acked.len());
+    }
+    let summary = Summary::of(&mut delays).context("no hits")?;
+    println!(
+        "| ingest into | reads/s |\n| --- | --- |\n| a tenant with no hotlists | {plain_rate:.0} |\n| a tenant with {EXACT_PLATES} exact + {FUZZY_PLATES} fuzzy hotlist plates, SSE client on node {listen_on} | {hot_rate:.0} |"
+    );
+    println!(
+        "matching cost: {:.3} (with / without); alert delay after the ingest acknowledgement over {} hits: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({reads} reads per phase, {nodes} node(s), {CLIENTS} clients, {BATCH}-read batches with {HITS_PER_BATCH} hits)",
+        hot_rate / plain_rate,
+        summary.count,
+        summary.p50_ms,
+        summary.p99_ms,
+        summary.max_ms
+    );
+    if let Some(out) = out {
+        let report = json!({
+            "reads_per_phase": reads, "nodes": nodes, "clients": CLIENTS, "batch": BATCH,
+            "hits_per_batch": HITS_PER_BATCH, "exact_plates": EXACT_PLATES, "fuzzy_plates": FUZZY_PLATES,
+            "plain_reads_per_s": plain_rate, "hot_reads_per_s": hot_rate,
+            "ratio": hot_rate / plain_rate, "delay": summary.to_json(),
+        });
+        std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}

@@ -1,7 +1,9 @@
 //! `Engine::apply` of one `Command::PutReads` of 2,000 prepared reads (records, three
 //! index entries each, the applied position; one `WriteBatch`) into a temporary engine,
 //! with the WAL fsync'd before apply returns (`sync_writes: true`, the single-node
-//! setting) and without (the setting once a replicated log is the durable record). The
+//! setting) and without (the setting once a replicated log is the durable record), and
+//! without a synced WAL into a tenant with 1,000 exact and 100 fuzzy hotlist plates (every
+//! applied read matched; the ratio to `no_sync` is what matching costs apply). The
 //! proposer-side work that precedes it, `validate_read` and `prepare_reads` of the same
 //! 2,000 reads, is timed too. Throughput is in reads.
 
@@ -12,9 +14,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use sightline_bench::synth::{Workload, WorkloadParams};
+use sightline_storage::alerts::{AlertSink, AlertSinkHandle};
+use sightline_storage::command::HotlistMatch;
 use sightline_storage::command::TenantPolicy;
 use sightline_storage::keyring::{TenantKeys, WrappedTenantKeys};
-use sightline_storage::prepare::prepare_reads;
+use sightline_storage::prepare::{prepare_hotlist, prepare_reads};
 use sightline_storage::record::{validate_read, ReadInput};
 use sightline_storage::time::now_ms;
 use sightline_storage::{Command, Engine, EngineConfig, LogPosition, MasterKey};
@@ -35,6 +39,17 @@ fn inputs(now: i64) -> (Vec<Value>, Vec<ReadInput>) {
     (values, inputs)
 }
 
+/// Counts alerts and drops them.
+#[derive(Default)]
+struct CountingSink(std::sync::atomic::AtomicUsize);
+
+impl AlertSink for CountingSink {
+    fn publish(&self, alerts: Vec<sightline_storage::alerts::Alert>) {
+        self.0
+            .fetch_add(alerts.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     engine: Engine,
@@ -48,6 +63,9 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut config = EngineConfig::new(dir.path());
         config.sync_writes = sync_writes;
+        config.alerts = Some(AlertSinkHandle(
+            std::sync::Arc::new(CountingSink::default()),
+        ));
         let engine = Engine::open(&config, MasterKey::from_bytes(&[1; 32])).expect("engine");
         let create = Command::UpsertTenant {
             name: "bench".into(),
@@ -69,6 +87,29 @@ impl Fixture {
             keys,
             index: Cell::new(first.index),
         }
+    }
+
+    /// Adds hotlists of 1,000 exact plates and 100 fuzzy ones (one edit).
+    fn with_hotlists(self) -> Fixture {
+        for (name, matching, plates) in [
+            (
+                "exact",
+                HotlistMatch::Exact,
+                (0..1000).map(|i| format!("HX{i:05}")).collect::<Vec<_>>(),
+            ),
+            (
+                "fuzzy",
+                HotlistMatch::Fuzzy { max_edits: 1 },
+                (0..100).map(|i| format!("FZ{i:04}Q")).collect(),
+            ),
+        ] {
+            let command = prepare_hotlist(self.tenant, &self.keys, name, matching, &plates)
+                .expect("data key");
+            self.engine
+                .apply(self.next(), &command)
+                .expect("store hotlist");
+        }
+        self
     }
 
     fn next(&self) -> LogPosition {
@@ -100,9 +141,15 @@ fn apply(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
-    for sync in [true, false] {
-        let fixture = Fixture::new(sync);
-        let name = if sync { "sync_wal" } else { "no_sync" };
+    for (name, sync, hotlists) in [
+        ("sync_wal", true, false),
+        ("no_sync", false, false),
+        ("no_sync_hotlists", false, true),
+    ] {
+        let fixture = match hotlists {
+            true => Fixture::new(sync).with_hotlists(),
+            false => Fixture::new(sync),
+        };
         group.bench_function(name, |b| {
             b.iter_batched(
                 || fixture.command(&inputs),

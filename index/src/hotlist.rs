@@ -18,6 +18,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+/// A deletion variant of a canonical plate, inline: byte 0 is its length, then its bytes
+/// (plates are at most [`MAX_PLATE_LEN`] bytes), so building and hashing one allocates
+/// nothing.
+type Variant = [u8; MAX_PLATE_LEN + 1];
+
 use crate::ocr::canonical_bytes;
 use crate::pattern::{Fuzzy, PatternError, MAX_PLATE_LEN};
 
@@ -49,7 +54,7 @@ pub struct HotlistIndex {
     entries: Vec<HotlistEntry>,
     fuzzy: Vec<Option<Fuzzy>>,
     exact: HashMap<[u8; 8], Vec<usize>>,
-    variants: HashMap<Vec<u8>, Vec<usize>>,
+    variants: HashMap<Variant, Vec<usize>>,
     max_edits: Option<u8>,
 }
 
@@ -67,9 +72,9 @@ impl HotlistIndex {
                 EntryMatch::Fuzzy(k) => {
                     let fuzzy = Fuzzy::new(&entry.plate, k)?;
                     let canonical = canonical_bytes(fuzzy.text().as_bytes());
-                    let mut seen = BTreeSet::new();
-                    deletions(&canonical, k, &mut seen);
-                    for variant in seen {
+                    let mut variants = Vec::new();
+                    deletions(&canonical, k, &mut variants);
+                    for variant in variants {
                         index.variants.entry(variant).or_default().push(i);
                     }
                     index.max_edits = Some(index.max_edits.map_or(k, |m| m.max(k)));
@@ -106,9 +111,9 @@ impl HotlistIndex {
             found.extend(exact.iter().copied());
         }
         if let (Some(k), Some(plate)) = (self.max_edits, plate) {
-            if plate.len() <= MAX_PLATE_LEN + usize::from(k) {
+            if plate.len() <= MAX_PLATE_LEN {
                 let canonical = canonical_bytes(plate.as_bytes());
-                let mut variants = BTreeSet::new();
+                let mut variants = Vec::new();
                 deletions(&canonical, k, &mut variants);
                 for variant in &variants {
                     for &i in self.variants.get(variant).into_iter().flatten() {
@@ -125,17 +130,34 @@ impl HotlistIndex {
     }
 }
 
-/// Every string made from `text` by deleting at most `k` bytes (including `text` itself).
-fn deletions(text: &[u8], k: u8, out: &mut BTreeSet<Vec<u8>>) {
-    if !out.insert(text.to_vec()) || k == 0 {
-        return;
+/// Every string made from `text` (at most [`MAX_PLATE_LEN`] bytes) by deleting at most `k`
+/// bytes, including `text` itself, each once (sorted).
+fn deletions(text: &[u8], k: u8, out: &mut Vec<Variant>) {
+    fn walk(variant: &Variant, k: u8, out: &mut Vec<Variant>) {
+        out.push(*variant);
+        if k == 0 {
+            return;
+        }
+        let len = usize::from(variant[0]);
+        for i in 1..=len {
+            // Deleting the second of two equal neighbours gives what deleting the first did.
+            if i > 1 && variant[i] == variant[i - 1] {
+                continue;
+            }
+            let mut shorter = [0u8; MAX_PLATE_LEN + 1];
+            shorter[0] = variant[0] - 1;
+            shorter[1..i].copy_from_slice(&variant[1..i]);
+            shorter[i..len].copy_from_slice(&variant[i + 1..=len]);
+            walk(&shorter, k - 1, out);
+        }
     }
-    for i in 0..text.len() {
-        let mut shorter = Vec::with_capacity(text.len() - 1);
-        shorter.extend_from_slice(&text[..i]);
-        shorter.extend_from_slice(&text[i + 1..]);
-        deletions(&shorter, k - 1, out);
-    }
+    let mut start = [0u8; MAX_PLATE_LEN + 1];
+    let len = text.len().min(MAX_PLATE_LEN);
+    start[0] = len as u8;
+    start[1..=len].copy_from_slice(&text[..len]);
+    walk(&start, k, out);
+    out.sort_unstable();
+    out.dedup();
 }
 
 #[cfg(test)]

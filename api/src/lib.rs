@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod json;
 pub mod proposer;
 pub mod search;
+pub mod series;
 pub mod space;
 
 use std::sync::Arc;
@@ -74,6 +75,10 @@ pub fn router(state: AppState) -> Router {
             post(ingest::post_manifests),
         )
         .route("/v1/tenants/{tenant}/series", post(ingest::post_series))
+        .route(
+            "/v1/tenants/{tenant}/series/query",
+            post(series::query_series),
+        )
         .route(
             "/v1/tenants/{tenant}/search/plates",
             post(search::search_plates),

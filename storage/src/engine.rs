@@ -754,6 +754,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
 mod dictionary;
 mod replicated;
 mod scan;
+pub mod series;
 
 use replicated::read_watermarks;
 

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod json;
 pub mod proposer;
 pub mod search;
+pub mod series;
 pub mod space;
 
 use std::sync::Arc;
@@ -89,6 +90,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(hotlists::delete_hotlist),
         )
         .route("/v1/tenants/{tenant}/alerts", get(alerts::get_alerts))
+        .route(
+            "/v1/tenants/{tenant}/series/query",
+            post(series::query_series),
+        )
         .route(
             "/v1/tenants/{tenant}/search/plates",
             post(search::search_plates),

@@ -2,8 +2,9 @@
 //! `benches/` (sealing, key encoding and tokens, `Engine::apply` of a batch), the macro
 //! benchmark `src/bin/macro/`, which starts a real `sightline serve` process, ingests and
 //! searches over HTTP, checks every answer, and measures the plain single-threaded RocksDB
-//! loop of the design notes on the same reads in the same run, and `src/bin/replicated.rs`
-//! (one node against a three-node cluster).
+//! loop of the design notes on the same reads in the same run, `src/bin/replicated.rs`
+//! (one node against a three-node cluster), and `src/bin/series.rs` (the series query in
+//! process over a day of 1-second samples).
 //!
 //! It measures the other crates from the outside and must not be depended on by anything:
 //! nothing in here is part of the product. `docs/benchmarks.md` records what it measured,

@@ -7,6 +7,8 @@
 //!   dense plate ids);
 //! - [`convoy`]: plates read by the same camera within a window of a target's reads;
 //! - [`frequency`]: where and when a plate is usually seen;
+//! - [`series`]: a sensor series in epoch-aligned buckets, reduced by avg, min, max, sum,
+//!   count or last;
 //! - [`cursor`]: opaque `search_after` cursors.
 //!
 //! It must not know about HTTP or JSON bodies (the api crate turns requests into these
@@ -19,6 +21,7 @@ pub mod filter;
 pub mod frequency;
 pub mod plan;
 pub mod reads;
+pub mod series;
 
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;

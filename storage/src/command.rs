@@ -70,7 +70,8 @@ pub struct SealedSample {
     pub series: Token,
     /// Sample time, UTC ms.
     pub ts: i64,
-    /// The sealed [`crate::record::SensorSample`].
+    /// The sealed sample payload: its value and tags
+    /// ([`crate::engine::series::encode_sample_payload`]).
     pub value: Vec<u8>,
 }
 

@@ -814,6 +814,7 @@ mod dictionary;
 mod hotlists;
 mod replicated;
 mod scan;
+pub mod series;
 
 pub use hotlists::Hotlist;
 use replicated::read_watermarks;

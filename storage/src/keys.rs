@@ -12,7 +12,7 @@
 //! read_ids         tenant u32 | id u128                          (20) ts u64 (client ids only)
 //! manifests        tenant u32 | started_at u64 | id u128         (28) sealed manifest
 //! manifest_ids     tenant u32 | id u128                          (20) ts u64 (client ids only)
-//! series           tenant u32 | series_token [8] | ts u64        (20) sealed sample
+//! series           tenant u32 | series_token [8] | ts u64        (20) sealed value f64 [| tags]
 //! meta             text keys (tenants, wrapped keys, applied log position, membership)
 //! ```
 //!
@@ -37,7 +37,7 @@ pub mod cf {
     pub const MANIFESTS: &str = "manifests";
     /// Client manifest id → start time.
     pub const MANIFEST_IDS: &str = "manifest_ids";
-    /// Sealed sensor samples by (tenant, series token, time).
+    /// Sealed sensor samples (value and tags) by (tenant, series token, time).
     pub const SERIES: &str = "series";
     /// Tenants, wrapped keys, applied log position, membership.
     pub const META: &str = "meta";

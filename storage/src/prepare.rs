@@ -10,6 +10,7 @@ use crate::command::{
     Command, HotlistMatch, SealedManifest, SealedPlate, SealedRead, SealedSample,
 };
 use crate::crypto::TokenDomain;
+use crate::engine::series::encode_sample_payload;
 use crate::keyring::TenantKeys;
 use crate::keys::{plate_key, series_key, RecordKey, Token};
 use crate::record::{ManifestInput, ReadInput, SensorSample};
@@ -213,10 +214,13 @@ pub fn prepare_samples(
         .map(|sample| {
             let series = series_token(keys, &sample.sensor_id, &sample.metric);
             let key = series_key(tenant, &series, sample.ts);
+            // Only what a query reads is sealed per sample: the value and any tags; the
+            // sensor id and metric are the series token (engine/series.rs).
+            let payload = encode_sample_payload(sample.value, &sample.tags);
             SealedSample {
                 series,
                 ts: sample.ts,
-                value: data_key.seal(&key, &encode(&sample)),
+                value: data_key.seal(&key, &payload),
             }
         })
         .collect();

@@ -3,8 +3,9 @@
 //! benchmark `src/bin/macro/`, which starts a real `sightline serve` process, ingests and
 //! searches over HTTP, checks every answer, and measures the plain single-threaded RocksDB
 //! loop of the design notes on the same reads in the same run, `src/bin/replicated.rs`
-//! (one node against a three-node cluster), and `src/bin/series.rs` (the series query in
-//! process over a day of 1-second samples).
+//! (one node against a three-node cluster), `src/bin/series.rs` (the series query in
+//! process over a day of 1-second samples) and `src/bin/alerts.rs` (hotlist alert delay
+//! under ingest).
 //!
 //! It measures the other crates from the outside and must not be depended on by anything:
 //! nothing in here is part of the product. `docs/benchmarks.md` records what it measured,
@@ -24,9 +25,11 @@
 //!   fuzzy, area, co-location, convoy, frequency) over HTTP, each answer checked against
 //!   the workload;
 //! - [`server`]: a `sightline serve` child process that is always stopped;
+//! - [`load`]: NDJSON ingest from several client threads, each batch once;
 //! - [`sys`]: machine, load, per-process CPU and I/O, and on-disk sizes.
 
 pub mod baseline;
+pub mod load;
 pub mod phases;
 pub mod search_mix;
 pub mod server;

@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use sightline_bench::load::send_batches;
 use sightline_bench::stats::Summary;
 use sightline_bench::synth::read_json;
 use sightline_chaos::process::Launch;
@@ -89,52 +89,22 @@ fn ingest(
     tenant: &str,
     batches: &Arc<Vec<Batch>>,
 ) -> Result<(f64, HashMap<String, Instant>)> {
-    let next = Arc::new(AtomicUsize::new(0));
+    let bodies: Arc<Vec<String>> = Arc::new(batches.iter().map(|b| b.body.clone()).collect());
     let acked = Arc::new(Mutex::new(HashMap::new()));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (url, batches, next, acked) = (
-                format!("{url}/v1/tenants/{tenant}/reads"),
-                batches.clone(),
-                next.clone(),
-                acked.clone(),
-            );
-            std::thread::spawn(move || -> Result<usize> {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(120))
-                    .build();
-                let mut sent = 0;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(batch) = batches.get(i) else {
-                        return Ok(sent);
-                    };
-                    let response = agent
-                        .post(&url)
-                        .set("Content-Type", "application/x-ndjson")
-                        .send_string(&batch.body)?;
-                    let at = Instant::now();
-                    if response.status() != 200 {
-                        bail!("ingest answered {}", response.status());
-                    }
-                    if let Ok(mut acked) = acked.lock() {
-                        for id in &batch.hits {
-                            acked.insert(id.clone(), at);
-                        }
-                    }
-                    sent += BATCH;
+    let (record, hits) = (acked.clone(), batches.clone());
+    let (total, took) = send_batches(
+        &format!("{url}/v1/tenants/{tenant}/reads"),
+        bodies,
+        CLIENTS,
+        Arc::new(move |i: usize, at: Instant| {
+            if let (Ok(mut acked), Some(batch)) = (record.lock(), hits.get(i)) {
+                for id in &batch.hits {
+                    acked.insert(id.clone(), at);
                 }
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for w in workers {
-        total += w
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
-    let rate = total as f64 / started.elapsed().as_secs_f64();
+            }
+        }),
+    )?;
+    let rate = total as f64 / took.as_secs_f64();
     let acked = std::mem::take(&mut *acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
     Ok((rate, acked))
 }

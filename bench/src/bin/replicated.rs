@@ -5,9 +5,8 @@
 //! `cargo run --release -p sightline-bench --bin replicated -- [--reads 500000] [--binary PATH] [--out FILE]`
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -80,40 +79,13 @@ fn ingest(url: &str, batches: &Arc<Vec<String>>) -> Result<f64> {
     ureq::put(&format!("{url}/v1/admin/tenants/bench"))
         .set("Content-Type", "application/json")
         .send_string(r#"{"retention_days": 30}"#)?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (url, batches, next) = (url.to_string(), batches.clone(), next.clone());
-            std::thread::spawn(move || -> Result<usize> {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(120))
-                    .build();
-                let mut sent = 0;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(batch) = batches.get(i) else {
-                        return Ok(sent);
-                    };
-                    let response = agent
-                        .post(&format!("{url}/v1/tenants/bench/reads"))
-                        .set("Content-Type", "application/x-ndjson")
-                        .send_string(batch)?;
-                    if response.status() != 200 {
-                        bail!("ingest answered {}", response.status());
-                    }
-                    sent += batch.lines().count();
-                }
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for w in workers {
-        total += w
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    let (total, took) = sightline_bench::load::send_batches(
+        &format!("{url}/v1/tenants/bench/reads"),
+        batches.clone(),
+        CLIENTS,
+        Arc::new(|_, _| {}),
+    )?;
+    Ok(total as f64 / took.as_secs_f64())
 }
 
 fn main() -> Result<()> {

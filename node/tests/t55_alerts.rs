@@ -127,9 +127,10 @@ fn a_follower_streams_every_hotlist_hit_and_a_reconnect_resumes_on_another_node(
             sorted[sorted.len() / 2]
         }
     );
-    // Delivery, not speed, is what this test decides (the benchmark measures delay): an
-    // alert that only arrives on a reconnect, or minutes late, fails it.
-    assert!(max < Duration::from_secs(10), "an alert took {max:?}");
+    // The contract's bound (api.md, "Alerts"): within one second of the acknowledgement.
+    // Measured maxima here are a few milliseconds, even on a loaded machine; the benchmark
+    // (bench --bin alerts) measures the delay under heavy ingest.
+    assert!(max < Duration::from_secs(1), "an alert took {max:?}");
     // The fuzzy hits name the hotlist entry they matched.
     let fuzzy: Vec<Value> = events
         .iter()

@@ -7,6 +7,8 @@
 //!   dense plate ids);
 //! - [`convoy`]: plates read by the same camera within a window of a target's reads;
 //! - [`frequency`]: where and when a plate is usually seen;
+//! - [`manifests`]: full-text search over media manifests (Tantivy), filtered by time, kind
+//!   and area;
 //! - [`cursor`]: opaque `search_after` cursors.
 //!
 //! It must not know about HTTP or JSON bodies (the api crate turns requests into these
@@ -17,11 +19,13 @@ pub mod convoy;
 pub mod cursor;
 pub mod filter;
 pub mod frequency;
+pub mod manifests;
 pub mod plan;
 pub mod reads;
 
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;
+pub use manifests::{search_manifests, ManifestPage, ManifestQuery};
 pub use plan::Explain;
 pub use reads::{search_reads, PlateMatch, ReadPage, ReadQuery, TotalRelation};
 

@@ -5,7 +5,8 @@
 //!
 //! A plate in a query never appears in the clear: it is logged as the tenant's keyed token
 //! of the plate (or of the pattern text), which an auditor holding the tenant's keys can
-//! recompute for a plate they are asked about, and nobody else can invert.
+//! recompute for a plate they are asked about, and nobody else can invert. The text of a
+//! manifest search is logged the same way.
 
 use serde::Serialize;
 use sightline_storage::prepare::plate_token;
@@ -14,7 +15,8 @@ use sightline_storage::Engine;
 /// What a search asked, with plates tokenized.
 #[derive(Debug, Default, Serialize)]
 pub struct Terms {
-    /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`, `hotlist`.
+    /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`, `hotlist`,
+    /// `manifests`.
     pub kind: &'static str,
     /// Match mode, for plate searches.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +27,9 @@ pub struct Terms {
     /// Keyed token (hex) of the plate or pattern.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plate_token: Option<String>,
+    /// Keyed token (hex) of a full-text query's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_token: Option<String>,
     /// Area shapes named (`circle`, `polygon`, ...), not their coordinates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub areas: Vec<&'static str>,

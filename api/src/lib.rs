@@ -114,6 +114,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/tenants/{tenant}/search/frequency",
             post(search::analysis::search_frequency),
         )
+        .route(
+            "/v1/tenants/{tenant}/search/manifests",
+            post(search::manifests::search_manifests),
+        )
         .fallback(admin::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -9,6 +9,8 @@
 //! - [`frequency`]: where and when a plate is usually seen;
 //! - [`series`]: a sensor series in epoch-aligned buckets, reduced by avg, min, max, sum,
 //!   count or last;
+//! - [`manifests`]: full-text search over media manifests (Tantivy), filtered by time, kind
+//!   and area;
 //! - [`cursor`]: opaque `search_after` cursors.
 //!
 //! It must not know about HTTP or JSON bodies (the api crate turns requests into these
@@ -19,12 +21,14 @@ pub mod convoy;
 pub mod cursor;
 pub mod filter;
 pub mod frequency;
+pub mod manifests;
 pub mod plan;
 pub mod reads;
 pub mod series;
 
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;
+pub use manifests::{search_manifests, ManifestPage, ManifestQuery};
 pub use plan::Explain;
 pub use reads::{search_reads, PlateMatch, ReadPage, ReadQuery, TotalRelation};
 

@@ -111,6 +111,7 @@ pub struct Engine {
     clock: AtomicI64,
     dictionaries: dictionary::Dictionaries,
     hotlists: hotlists::Hotlists,
+    text: text::TextIndexes,
     alerts: Option<AlertSinkHandle>,
     sync_writes: bool,
     wal: bool,
@@ -189,6 +190,7 @@ impl Engine {
             clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
             hotlists: hotlists::Hotlists::default(),
+            text: text::TextIndexes::default(),
             alerts: config.alerts.clone(),
             sync_writes: config.sync_writes,
             wal: config.wal,
@@ -196,6 +198,7 @@ impl Engine {
         engine.load_tenants()?;
         engine.load_dictionaries()?;
         engine.load_hotlists()?;
+        engine.load_manifest_text()?;
         Ok(engine)
     }
 
@@ -370,6 +373,7 @@ impl Engine {
         // changed, acted on once the batch is durable.
         let mut written_reads: Vec<&SealedRead> = Vec::new();
         let mut hotlists_changed = None;
+        let mut written_manifests: Vec<text::WrittenManifest<'_>> = Vec::new();
         // The clock and watermarks this command moves to, published once it is durable.
         let mut new_clock = None;
         let mut new_watermarks = None;
@@ -472,9 +476,9 @@ impl Engine {
                                 tenant: *tenant,
                                 ts: row.ts,
                                 id: row.id,
-                            }
-                            .encode();
-                            batch.put_cf(data_cf, key, &row.value);
+                            };
+                            batch.put_cf(data_cf, key.encode(), &row.value);
+                            written_manifests.push((key, &row.value));
                             written += 1;
                         }
                         ApplyOutcome::Written {
@@ -526,6 +530,10 @@ impl Engine {
         }
         if let Some(watermarks) = new_watermarks {
             self.retention.replace(watermarks);
+            self.prune_manifest_text();
+        }
+        if let Command::PutManifests { tenant, .. } = command {
+            self.index_manifests(*tenant, &written_manifests);
         }
         if let Some(info) = new_tenant {
             self.tenants.rcu(|old| {
@@ -815,9 +823,11 @@ mod hotlists;
 mod replicated;
 mod scan;
 pub mod series;
+pub mod text;
 
 pub use hotlists::Hotlist;
 use replicated::read_watermarks;
+pub use text::ManifestSearcher;
 
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,9 @@ pub enum StorageError {
     /// A tenant named in a command or query does not exist.
     #[error("tenant {0} does not exist")]
     UnknownTenant(String),
+    /// The in-memory manifest text index failed.
+    #[error("text index: {0}")]
+    Text(#[from] tantivy::TantivyError),
     /// File-system error outside RocksDB (key files, directories).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

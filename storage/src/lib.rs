@@ -11,7 +11,9 @@
 //! wrapped keys) is fixed by the proposer in [`prepare`] before the command is ordered.
 //!
 //! No plaintext plate or exact position ever reaches a key or a value: values are sealed
-//! with the tenant's data key, and index keys carry keyed tokens (HMAC) instead.
+//! with the tenant's data key, and index keys carry keyed tokens (HMAC) instead. The
+//! full-text index of manifest text ([`engine::text`]) lives in memory only, rebuilt from
+//! the sealed rows on open.
 
 pub mod alerts;
 pub mod command;

@@ -214,6 +214,33 @@ pub struct AreaSearchBody {
     pub explain: bool,
 }
 
+/// `POST /v1/tenants/{tenant}/search/manifests`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSearchBody {
+    /// The query text: words over labels, transcript and device id.
+    pub q: Option<String>,
+    /// Earliest `started_at`.
+    pub from: Option<String>,
+    /// Latest `started_at`.
+    pub to: Option<String>,
+    /// Only manifests with a position inside this area.
+    pub area: Option<AreaBody>,
+    /// Only this kind: `image`, `video` or `audio`.
+    pub kind: Option<String>,
+    /// Page size.
+    pub limit: Option<u64>,
+    /// Next page.
+    pub cursor: Option<String>,
+    /// Audit: case number.
+    pub case_number: Option<String>,
+    /// Audit: reason.
+    pub reason: Option<String>,
+    /// Read consistency.
+    #[serde(default)]
+    pub consistency: Consistency,
+}
+
 /// One place of a co-location search.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,10 +1,12 @@
 //! Investigator search endpoints (api.md "Investigator search"): plate (exact, wildcard,
-//! fuzzy) and area search here, co-location, convoy and frequency in [`analysis`]. Every
-//! search names a case number and a reason and goes through [`crate::audit::search`].
-//! Bodies are typed ([`body`]); queries and rendering run off the async runtime.
+//! fuzzy) and area search here, co-location, convoy and frequency in [`analysis`], manifest
+//! full text in [`manifests`]. Every search names a case number and a reason and goes
+//! through [`crate::audit::search`]. Bodies are typed ([`body`]); queries and rendering run
+//! off the async runtime.
 
 pub mod analysis;
 pub mod body;
+pub mod manifests;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,7 +98,7 @@ pub(crate) fn default_to() -> i64 {
     now_ms() + MAX_FUTURE_MS
 }
 
-fn area_kind(area: &Option<AreaBody>) -> Vec<&'static str> {
+pub(crate) fn area_kind(area: &Option<AreaBody>) -> Vec<&'static str> {
     area.as_ref().map(AreaBody::kind).into_iter().collect()
 }
 

@@ -5,7 +5,7 @@
 //! ingest rates, their ratio (what matching costs), and the delay from each hit's ingest
 //! acknowledgement to its alert (p50, p99, max).
 //!
-//! `cargo run --release -p sightline-bench --bin alerts -- [--reads 1000000] [--nodes 3] [--out FILE]`
+//! `alerts [--reads 1000000] [--nodes 3] [--batch 2000] [--clients 2] [--out FILE]`
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,9 +23,7 @@ use sightline_chaos::sse::SseStream;
 use sightline_chaos::{Cluster, Settings};
 use sightline_storage::time::now_ms;
 
-const BATCH: usize = 2_000;
 const HITS_PER_BATCH: usize = 2;
-const CLIENTS: usize = 2;
 const EXACT_PLATES: usize = 1_000;
 const FUZZY_PLATES: usize = 100;
 
@@ -46,14 +44,14 @@ fn fuzzy_plate(i: usize) -> String {
 /// `reads` reads in batches; with `hits`, each batch carries [`HITS_PER_BATCH`] hotlist hits
 /// (alternating an exact plate and an OCR misread of a fuzzy one). Made before the clock
 /// starts.
-fn make_batches(reads: usize, hits: bool, seed: u64) -> Vec<Batch> {
+fn make_batches(reads: usize, batch: usize, hits: bool, seed: u64) -> Vec<Batch> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let now = now_ms();
     let mut batches = Vec::new();
-    for b in 0..reads.div_ceil(BATCH) {
-        let mut body = String::with_capacity(BATCH * 330);
+    for b in 0..reads.div_ceil(batch) {
+        let mut body = String::with_capacity(batch * 330);
         let mut ids = Vec::new();
-        for i in 0..BATCH.min(reads - b * BATCH) {
+        for i in 0..batch.min(reads - b * batch) {
             let ts = now - rng.random_range(0..86_400_000i64);
             let camera = format!("cam-{:03}", rng.random_range(0..300));
             let read = if hits && i < HITS_PER_BATCH {
@@ -82,12 +80,13 @@ fn make_batches(reads: usize, hits: bool, seed: u64) -> Vec<Batch> {
     batches
 }
 
-/// Sends every batch to `url` from [`CLIENTS`] threads; returns (reads/s, when each hit's
+/// Sends every batch to `url` from `clients` threads; returns (reads/s, when each hit's
 /// batch was acknowledged).
 fn ingest(
     url: &str,
     tenant: &str,
     batches: &Arc<Vec<Batch>>,
+    clients: usize,
 ) -> Result<(f64, HashMap<String, Instant>)> {
     let bodies: Arc<Vec<String>> = Arc::new(batches.iter().map(|b| b.body.clone()).collect());
     let acked = Arc::new(Mutex::new(HashMap::new()));
@@ -95,7 +94,7 @@ fn ingest(
     let (total, took) = send_batches(
         &format!("{url}/v1/tenants/{tenant}/reads"),
         bodies,
-        CLIENTS,
+        clients,
         Arc::new(move |i: usize, at: Instant| {
             if let (Ok(mut acked), Some(batch)) = (record.lock(), hits.get(i)) {
                 for id in &batch.hits {
@@ -122,12 +121,22 @@ fn put(url: &str, body: serde_json::Value) -> Result<()> {
 fn main() -> Result<()> {
     let mut reads = 1_000_000usize;
     let mut nodes = 3u64;
+    let mut batch = 2_000usize;
+    let mut clients = 2usize;
     let mut out: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--reads" => reads = args.next().context("--reads N")?.parse()?,
             "--nodes" => nodes = args.next().context("--nodes N")?.parse()?,
+            "--batch" => {
+                batch = args
+                    .next()
+                    .context("--batch N")?
+                    .parse::<usize>()?
+                    .max(HITS_PER_BATCH)
+            }
+            "--clients" => clients = args.next().context("--clients N")?.parse::<usize>()?.max(1),
             "--out" => out = Some(args.next().context("--out FILE")?.into()),
             other => bail!("unknown argument {other:?}"),
         }
@@ -143,8 +152,8 @@ fn main() -> Result<()> {
         node_defaults: true,
         ..Settings::default()
     };
-    let plain = Arc::new(make_batches(reads, false, 1));
-    let hot = Arc::new(make_batches(reads, true, 2));
+    let plain = Arc::new(make_batches(reads, batch, false, 1));
+    let hot = Arc::new(make_batches(reads, batch, true, 2));
     let cluster = Cluster::start_in(None, nodes, settings, launch)?;
     let leader = cluster.leader(Duration::from_secs(30))?;
     let url = cluster.node(leader)?.url.clone();
@@ -164,7 +173,7 @@ fn main() -> Result<()> {
         json!({"plates": (0..FUZZY_PLATES).map(fuzzy_plate).collect::<Vec<_>>(), "match": "fuzzy"}),
     )?;
 
-    let (plain_rate, _) = ingest(&url, "plain", &plain)?;
+    let (plain_rate, _) = ingest(&url, "plain", &plain, clients)?;
     eprintln!("no hotlists: {plain_rate:.0} reads/s");
 
     let stream = SseStream::open(
@@ -193,7 +202,7 @@ fn main() -> Result<()> {
         }
         Ok(seen)
     });
-    let (hot_rate, acked) = ingest(&url, "hot", &hot)?;
+    let (hot_rate, acked) = ingest(&url, "hot", &hot, clients)?;
     eprintln!("with hotlists: {hot_rate:.0} reads/s");
     let seen = listener
         .join()
@@ -215,7 +224,7 @@ fn main() -> Result<()> {
         "| ingest into | reads/s |\n| --- | --- |\n| a tenant with no hotlists | {plain_rate:.0} |\n| a tenant with {EXACT_PLATES} exact + {FUZZY_PLATES} fuzzy hotlist plates, SSE client on node {listen_on} | {hot_rate:.0} |"
     );
     println!(
-        "matching cost: {:.3} (with / without); alert delay after the ingest acknowledgement over {} hits: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({reads} reads per phase, {nodes} node(s), {CLIENTS} clients, {BATCH}-read batches with {HITS_PER_BATCH} hits)",
+        "matching cost: {:.3} (with / without); alert delay after the ingest acknowledgement over {} hits: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({reads} reads per phase, {nodes} node(s), {clients} clients, {batch}-read batches with {HITS_PER_BATCH} hits)",
         hot_rate / plain_rate,
         summary.count,
         summary.p50_ms,
@@ -224,7 +233,7 @@ fn main() -> Result<()> {
     );
     if let Some(out) = out {
         let report = json!({
-            "reads_per_phase": reads, "nodes": nodes, "clients": CLIENTS, "batch": BATCH,
+            "reads_per_phase": reads, "nodes": nodes, "clients": clients, "batch": batch,
             "hits_per_batch": HITS_PER_BATCH, "exact_plates": EXACT_PLATES, "fuzzy_plates": FUZZY_PLATES,
             "plain_reads_per_s": plain_rate, "hot_reads_per_s": hot_rate,
             "ratio": hot_rate / plain_rate, "delay": summary.to_json(),

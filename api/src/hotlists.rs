@@ -25,6 +25,7 @@ use sightline_storage::{ApplyOutcome, Command, Engine};
 use crate::audit::{self, Terms};
 use crate::body::{audit_fields, bounded, parse_request};
 use crate::error::{ApiError, ErrorCode};
+use crate::ingest::tenant_for_write;
 use crate::json::Hit;
 use crate::search::body::Consistency;
 use crate::search::{blocking, default_to, prepare, render, MatchMode};
@@ -243,8 +244,11 @@ pub async fn put_hotlist(
     check_name(&name)?;
     let body: HotlistBody = parse_request(body)?;
     let checked = check(&body)?;
-    let (engine, tenant) = prepare(&state, Consistency::Linearizable, &tenant_name).await?;
-    let keys = engine.tenant_keys(tenant.id).map_err(ApiError::internal)?;
+    let tenant = tenant_for_write(&state, &tenant_name).await?;
+    let keys = state
+        .engine()
+        .tenant_keys(tenant.id)
+        .map_err(ApiError::internal)?;
     let command = prepare_hotlist(tenant.id, &keys, &name, checked.matching, &checked.plates)
         .ok_or_else(|| ApiError::internal("tenant has no data key"))?;
     let created = match state.cluster.propose(command).await? {
@@ -370,7 +374,7 @@ pub async fn delete_hotlist(
     Path((tenant_name, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     check_name(&name)?;
-    let (_, tenant) = prepare(&state, Consistency::Linearizable, &tenant_name).await?;
+    let tenant = tenant_for_write(&state, &tenant_name).await?;
     let command = Command::DeleteHotlist {
         tenant: tenant.id,
         name: name.clone(),

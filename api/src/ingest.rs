@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sightline_storage::prepare::{prepare_manifests, prepare_reads, prepare_samples};
 use sightline_storage::record::{validate_manifest, validate_read, validate_sample};
 use sightline_storage::time::now_ms;
-use sightline_storage::{ApplyOutcome, Command, FieldError};
+use sightline_storage::{ApplyOutcome, Command, FieldError, TenantInfo};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -103,6 +103,20 @@ fn validate_all<T>(
     }
 }
 
+/// The tenant a write names, as this replica knows it. A write is ordered by the leader, so
+/// it needs no read barrier; only a tenant this replica has not applied yet (created through
+/// another node a moment ago) costs one before it is refused as unknown.
+pub async fn tenant_for_write(state: &AppState, tenant_name: &str) -> Result<TenantInfo, ApiError> {
+    if let Some(tenant) = state.engine().tenant(tenant_name) {
+        return Ok(tenant);
+    }
+    state.cluster.read_barrier().await?;
+    state
+        .engine()
+        .tenant(tenant_name)
+        .ok_or_else(|| ApiError::tenant_not_found(tenant_name))
+}
+
 /// The kinds of record the ingest endpoints take.
 #[derive(Debug, Clone, Copy)]
 pub enum RecordKind {
@@ -122,17 +136,7 @@ pub async fn ingest(
     kind: RecordKind,
     records: Vec<Value>,
 ) -> Result<(Vec<String>, ApplyOutcome), ApiError> {
-    let tenant = match state.engine().tenant(tenant_name) {
-        Some(tenant) => tenant,
-        None => {
-            // A tenant created through another node may not be applied here yet.
-            state.cluster.read_barrier().await?;
-            state
-                .engine()
-                .tenant(tenant_name)
-                .ok_or_else(|| ApiError::tenant_not_found(tenant_name))?
-        }
-    };
+    let tenant = tenant_for_write(state, tenant_name).await?;
     let engine = state.engine();
     // Validation, tokens and sealing are CPU work: keep them off the async runtime.
     let prepared =

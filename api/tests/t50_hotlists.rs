@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use common::Api;
+use common::{fields, Api};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -17,17 +17,6 @@ const DAY_MS: i64 = 86_400_000;
 
 fn rfc3339(ms: i64) -> String {
     sightline_storage::time::format_rfc3339_ms(ms)
-}
-
-fn fields(answer: &Value) -> Vec<String> {
-    answer["error"]["details"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .filter_map(|e| e["field"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Which plates a hotlist should match, by brute force.

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 
 use axum::http::StatusCode;
-use common::Api;
+use common::{fields, Api};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -27,17 +27,6 @@ const WORDS: &[&str] = &[
 
 fn rfc3339(ms: i64) -> String {
     sightline_storage::time::format_rfc3339_ms(ms)
-}
-
-fn fields(answer: &Value) -> Vec<String> {
-    answer["error"]["details"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .filter_map(|e| e["field"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A manifest as sent.

@@ -226,8 +226,9 @@ pub struct ManifestSearchBody {
     pub to: Option<String>,
     /// Only manifests with a position inside this area.
     pub area: Option<AreaBody>,
-    /// Only this kind: `image`, `video` or `audio`.
-    pub kind: Option<String>,
+    /// Only this kind: `image`, `video` or `audio` (the record's own enum, so a bad value is
+    /// refused by name when the body is parsed).
+    pub kind: Option<sightline_storage::record::MediaKind>,
     /// Page size.
     pub limit: Option<u64>,
     /// Next page.

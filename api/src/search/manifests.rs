@@ -74,20 +74,6 @@ struct PageJson<'a> {
     took_ms: u64,
 }
 
-fn media_kind(kind: Option<&str>) -> Result<Option<MediaKind>, ApiError> {
-    match kind {
-        None => Ok(None),
-        Some("image") => Ok(Some(MediaKind::Image)),
-        Some("video") => Ok(Some(MediaKind::Video)),
-        Some("audio") => Ok(Some(MediaKind::Audio)),
-        Some(_) => Err(ApiError::field(
-            ErrorCode::InvalidRequest,
-            "kind",
-            "must be one of image, video, audio",
-        )),
-    }
-}
-
 fn query_text(q: Option<&str>) -> Result<String, ApiError> {
     let field = |reason: &str| ApiError::field(ErrorCode::InvalidRequest, "q", reason);
     let q = q.ok_or_else(|| field("is required"))?;
@@ -111,7 +97,6 @@ pub async fn search_manifests(
     let body: ManifestSearchBody = parse_request(body)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let q = query_text(body.q.as_deref())?;
-    let kind = media_kind(body.kind.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
     let limit = bounded("limit", body.limit, 1, MAX_LIMIT, DEFAULT_LIMIT)? as usize;
     let area = match &body.area {
@@ -134,7 +119,7 @@ pub async fn search_manifests(
         from,
         to,
         area,
-        kind,
+        kind: body.kind,
         limit,
         cursor,
     };

@@ -75,6 +75,18 @@ impl Cluster for Local {
     }
 }
 
+/// The fields an error answer's `details` name.
+pub fn fields(answer: &Value) -> Vec<String> {
+    answer["error"]["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|e| e["field"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub struct Api {
     _dir: tempfile::TempDir,
     router: axum::Router,

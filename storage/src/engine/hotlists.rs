@@ -210,24 +210,22 @@ impl Engine {
         let Some(index) = self.hotlists.get(tenant) else {
             return Ok(Vec::new());
         };
-        let mut texts: HashMap<[u8; 8], Option<String>> = HashMap::new();
         let mut hits: Vec<(&SealedRead, HotlistEntry)> = Vec::new();
-        for row in rows {
-            let text = match index.needs_text() {
-                true => texts
-                    .entry(row.plate)
-                    .or_insert_with(|| {
-                        self.with_dictionary(tenant, |d| {
-                            d.id_of(&row.plate)
-                                .and_then(|id| d.plate(id))
-                                .map(str::to_string)
-                        })
-                    })
-                    .as_deref(),
-                false => None,
-            };
-            for entry in index.hits(&row.plate, text) {
-                hits.push((row, entry.clone()));
+        if index.needs_text() {
+            // Fuzzy entries need each plate's text: one dictionary lock for the batch.
+            self.with_dictionary(tenant, |d| {
+                for row in rows {
+                    let text = d.id_of(&row.plate).and_then(|id| d.plate(id));
+                    for entry in index.hits(&row.plate, text) {
+                        hits.push((row, entry.clone()));
+                    }
+                }
+            });
+        } else {
+            for row in rows {
+                for entry in index.hits(&row.plate, None) {
+                    hits.push((row, entry.clone()));
+                }
             }
         }
         if hits.is_empty() {

@@ -19,6 +19,7 @@ pub mod proposer;
 pub mod search;
 pub mod series;
 pub mod space;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/tenants/{tenant}/series/query",
             post(series::query_series),
         )
+        .route("/v1/tenants/{tenant}/stats/reads", post(stats::reads))
         .route(
             "/v1/tenants/{tenant}/search/plates",
             post(search::search_plates),

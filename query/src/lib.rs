@@ -9,6 +9,8 @@
 //! - [`frequency`]: where and when a plate is usually seen;
 //! - [`series`]: a sensor series in epoch-aligned buckets, reduced by avg, min, max, sum,
 //!   count or last;
+//! - [`stats`]: reads counted per epoch-aligned time bucket and camera or H3 resolution-7
+//!   cell, with distinct vehicles (the analyst's aggregate: counts only, never a plate);
 //! - [`manifests`]: full-text search over media manifests (Tantivy), filtered by time, kind
 //!   and area;
 //! - [`cursor`]: opaque `search_after` cursors.
@@ -25,6 +27,7 @@ pub mod manifests;
 pub mod plan;
 pub mod reads;
 pub mod series;
+pub mod stats;
 
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;

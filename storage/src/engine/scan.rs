@@ -1,15 +1,39 @@
 //! Read primitives over the token indexes: one token's entries newest first, and the
 //! entries of many tokens merged newest first (wildcard and fuzzy plates, the cells of an
-//! area), each bounded by time, all from one consistent RocksDB snapshot.
+//! area), each bounded by time, all from one consistent RocksDB snapshot. For the
+//! aggregates (`sightline_query::stats`): every token of a tenant's index, token by token,
+//! within a time range ([`Engine::scan_index_by_token`]), and a tenant's reads in a time
+//! range oldest first, opened ([`Engine::scan_reads`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
 
-use super::{Engine, ReadIndex};
+use super::{decode_meta, Engine, ReadIndex};
 use crate::error::{Result, StorageError};
-use crate::keys::{IndexKey, Token};
+use crate::keys::{cf, IndexKey, RecordKey, Token};
+use crate::record::PlateRead;
+
+/// The token after `token` in byte order; `None` after the greatest.
+fn next_token(token: &Token) -> Option<Token> {
+    u64::from_be_bytes(*token)
+        .checked_add(1)
+        .map(u64::to_be_bytes)
+}
+
+/// Read options for a scan of one tenant's keys in a column family keyed `tenant u32 · ...`,
+/// across token prefixes (total order), leaving the block cache to the searches.
+fn tenant_scan_options(tenant: u32) -> ReadOptions {
+    let mut opts = ReadOptions::default();
+    opts.set_total_order_seek(true);
+    opts.fill_cache(false);
+    opts.set_iterate_lower_bound(tenant.to_be_bytes().to_vec());
+    if let Some(next) = tenant.checked_add(1) {
+        opts.set_iterate_upper_bound(next.to_be_bytes().to_vec());
+    }
+    opts
+}
 
 /// One token's iterator, ordered in the heap by the (time, id) of its current entry.
 struct Cursor<'a> {
@@ -163,6 +187,116 @@ impl Engine {
                 heap.push(top);
             }
         }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Visits every entry of one tenant's index with `from <= ts <= to`, token by token (in
+    /// the tokens' byte order) and oldest first within a token (by time, then id), until
+    /// `visit` returns false; all from one iterator, so from one consistent view. Entries
+    /// outside the range are skipped by seeking (at most two seeks per token), so the cost
+    /// is the entries in range plus a seek or two per token of the tenant, never the
+    /// entries outside the range. The value is the entry's payload, as for
+    /// [`Engine::scan_index_newest_first`]. Retention is the caller's.
+    pub fn scan_index_by_token(
+        &self,
+        index: ReadIndex,
+        tenant: u32,
+        from: i64,
+        to: i64,
+        mut visit: impl FnMut(&IndexKey, &[u8]) -> bool,
+    ) -> Result<()> {
+        if from > to {
+            return Ok(());
+        }
+        let start = |token: Token| {
+            IndexKey {
+                tenant,
+                token,
+                ts: from,
+                id: 0,
+            }
+            .encode()
+        };
+        let opts = tenant_scan_options(tenant);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(index.cf_name())?, opts);
+        iter.seek(start([0; 8]));
+        loop {
+            if !iter.valid() {
+                iter.status()?;
+                return Ok(());
+            }
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                return Ok(());
+            };
+            let entry =
+                IndexKey::decode(key).ok_or(StorageError::corrupt("index key", "bad length"))?;
+            if entry.tenant != tenant {
+                return Ok(());
+            }
+            if entry.ts < from {
+                // Landed at the start of a token after the one sought: skip to its range.
+                iter.seek(start(entry.token));
+                continue;
+            }
+            if entry.ts > to {
+                match next_token(&entry.token) {
+                    Some(next) => {
+                        iter.seek(start(next));
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
+            }
+            if !visit(&entry, value) {
+                return Ok(());
+            }
+            iter.next();
+        }
+    }
+
+    /// Visits one tenant's plate reads with `from <= captured_at <= to` oldest first (by
+    /// time, then id), each opened, until `visit` returns false; all from one iterator. One
+    /// AEAD open and one decode per read. Retention is the caller's: it raises `from` to
+    /// the tenant's watermark (reads below it may still be on disk until compaction).
+    pub fn scan_reads(
+        &self,
+        tenant: u32,
+        from: i64,
+        to: i64,
+        mut visit: impl FnMut(PlateRead) -> bool,
+    ) -> Result<()> {
+        if from > to {
+            return Ok(());
+        }
+        let keys = self.tenant_keys(tenant)?;
+        let opts = tenant_scan_options(tenant);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf::READS)?, opts);
+        iter.seek(
+            RecordKey {
+                tenant,
+                ts: from,
+                id: 0,
+            }
+            .encode(),
+        );
+        while iter.valid() {
+            let (Some(key), Some(sealed)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            let record =
+                RecordKey::decode(key).ok_or(StorageError::corrupt("read key", "bad length"))?;
+            if record.tenant != tenant || record.ts > to {
+                return Ok(());
+            }
+            let plain = keys.open(key, sealed)?;
+            if !visit(decode_meta::<PlateRead>("plate read", &plain)?) {
+                return Ok(());
+            }
+            iter.next();
+        }
+        iter.status()?;
         Ok(())
     }
 }

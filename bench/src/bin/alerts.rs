@@ -5,7 +5,7 @@
 //! ingest rates, their ratio (what matching costs), and the delay from each hit's ingest
 //! acknowledgement to its alert (p50, p99, max).
 //!
-//! `alerts [--reads 1000000] [--nodes 3] [--batch 2000] [--clients 2] [--out FILE]`
+//! `alerts [--reads 1000000] [--nodes 3] [--batch 10000] [--clients 2] [--out FILE]`
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,11 +17,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use sightline_bench::load::send_batches;
 use sightline_bench::stats::Summary;
-use sightline_bench::synth::read_json;
+use sightline_bench::synth::{Workload, WorkloadParams};
 use sightline_chaos::process::Launch;
 use sightline_chaos::sse::SseStream;
 use sightline_chaos::{Cluster, Settings};
-use sightline_storage::time::now_ms;
+use sightline_storage::time::{now_ms, DAY_MS};
 
 const HITS_PER_BATCH: usize = 2;
 const EXACT_PLATES: usize = 1_000;
@@ -41,37 +41,36 @@ fn fuzzy_plate(i: usize) -> String {
     format!("FZ{i:04}Q")
 }
 
-/// `reads` reads in batches; with `hits`, each batch carries [`HITS_PER_BATCH`] hotlist hits
-/// (alternating an exact plate and an OCR misread of a fuzzy one). Made before the clock
-/// starts.
+/// `reads` reads of the macro benchmark's workload (one day ending now, time-ordered, about
+/// 30 reads per plate), in batches; with `hits`, the first [`HITS_PER_BATCH`] reads of each
+/// batch become hotlist hits (alternating an exact plate and an OCR misread of a fuzzy one),
+/// at the same camera and time. Made before the clock starts.
 fn make_batches(reads: usize, batch: usize, hits: bool, seed: u64) -> Vec<Batch> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let now = now_ms();
+    let workload = Workload::generate(WorkloadParams {
+        reads,
+        end_ms: now_ms(),
+        span_ms: DAY_MS,
+        seed,
+    });
     let mut batches = Vec::new();
-    for b in 0..reads.div_ceil(batch) {
-        let mut body = String::with_capacity(batch * 330);
+    for (b, first) in (0..workload.len()).step_by(batch).enumerate() {
+        let last = (first + batch).min(workload.len());
+        let mut body = String::with_capacity((last - first) * 300);
         let mut ids = Vec::new();
-        for i in 0..batch.min(reads - b * batch) {
-            let ts = now - rng.random_range(0..86_400_000i64);
-            let camera = format!("cam-{:03}", rng.random_range(0..300));
-            let read = if hits && i < HITS_PER_BATCH {
+        for (i, n) in (first..last).enumerate() {
+            let mut read = workload.read(n).to_json();
+            if hits && i < HITS_PER_BATCH {
                 let id = format!("hit-{seed}-{b}-{i}");
-                let plate = match i % 2 {
+                read["plate"] = match i % 2 {
                     0 => exact_plate(rng.random_range(0..EXACT_PLATES)),
                     // `0` read as `O`: a free OCR confusion of the listed plate.
                     _ => fuzzy_plate(rng.random_range(0..FUZZY_PLATES)).replace('0', "O"),
-                };
-                let read = read_json(Some(&id), &camera, ts, &plate);
+                }
+                .into();
+                read["id"] = id.clone().into();
                 ids.push(id);
-                read
-            } else {
-                let plate = format!(
-                    "{}{:06}",
-                    (b'A' + rng.random_range(0..26u8)) as char,
-                    rng.random_range(0..200_000u32)
-                );
-                read_json(None, &camera, ts, &plate)
-            };
+            }
             body.push_str(&read.to_string());
             body.push('\n');
         }
@@ -121,7 +120,7 @@ fn put(url: &str, body: serde_json::Value) -> Result<()> {
 fn main() -> Result<()> {
     let mut reads = 1_000_000usize;
     let mut nodes = 3u64;
-    let mut batch = 2_000usize;
+    let mut batch = 10_000usize;
     let mut clients = 2usize;
     let mut out: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// Content-Type is neither JSON nor NDJSON.
     UnsupportedMediaType,
+    /// No valid token: missing, malformed, forged, expired or revoked.
+    Unauthorized,
+    /// A valid token whose role or tenant does not allow the request.
+    Forbidden,
     /// The tenant does not exist.
     TenantNotFound,
     /// No such route.
@@ -55,6 +59,8 @@ impl ErrorCode {
             ErrorCode::EmptyBatch => "empty_batch",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::TenantNotFound => "tenant_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotImplemented => "not_implemented",
@@ -76,6 +82,8 @@ impl ErrorCode {
             | ErrorCode::EmptyBatch => StatusCode::BAD_REQUEST,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::TenantNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod auth;
 pub mod body;
 pub mod error;
 pub mod faults;
@@ -20,6 +21,7 @@ pub mod search;
 pub mod series;
 pub mod space;
 pub mod stats;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -47,6 +49,8 @@ pub struct AppState {
     pub space: space::SpaceGuard,
     /// This node's hotlist alerts (the engine's alert sink), for the SSE streams.
     pub alerts: Arc<alerts::AlertHub>,
+    /// Longest lifetime `POST /v1/admin/tokens` grants (config `max_token_ttl`).
+    pub max_token_ttl_ms: i64,
 }
 
 impl AppState {
@@ -69,6 +73,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/checksum", get(admin::checksum))
         .route("/v1/admin/faults", post(faults::post_faults))
         .route("/v1/admin/cluster", get(admin::cluster_status))
+        .route("/v1/admin/tokens", post(tokens::create_token))
+        .route(
+            "/v1/admin/tokens/{id}",
+            axum::routing::delete(tokens::revoke_token),
+        )
         .route("/v1/admin/cluster/nodes", post(admin::add_node))
         .route(
             "/v1/admin/cluster/nodes/{id}",

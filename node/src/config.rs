@@ -119,6 +119,7 @@ struct ConfigFile {
     master_key_file: Option<PathBuf>,
     block_cache: Option<String>,
     min_free_space: Option<String>,
+    max_token_ttl: Option<String>,
     s3: Option<S3Config>,
     tls: Option<TlsConfig>,
     #[serde(default)]
@@ -141,6 +142,8 @@ pub struct Config {
     pub block_cache_bytes: usize,
     /// Writes are refused (507) while the data directory has less free space than this.
     pub min_free_bytes: u64,
+    /// Longest lifetime `POST /v1/admin/tokens` grants (`max_token_ttl`, default 24 h).
+    pub max_token_ttl_ms: i64,
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
     pub raft: RaftSettings,
@@ -254,8 +257,15 @@ impl ConfigFile {
             Some(text) => parse_size(&text).context("min_free_space")? as u64,
             None => DEFAULT_MIN_FREE_BYTES,
         };
+        let max_token_ttl_ms = match self.max_token_ttl {
+            Some(text) => sightline_api::tokens::parse_ttl(&text).with_context(|| {
+                format!("max_token_ttl {text:?} must be a duration such as 1h or 1d")
+            })?,
+            None => sightline_api::auth::DEFAULT_MAX_TTL_MS,
+        };
         Ok(Config {
             min_free_bytes,
+            max_token_ttl_ms,
             node_id,
             data_dir,
             http_addr,

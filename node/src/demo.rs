@@ -7,7 +7,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use rand::RngCore;
 use serde_json::{json, Value};
 use sightline_api::ingest::{ingest, RecordKind};
 use sightline_api::AppState;
@@ -40,6 +39,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         fault_injection: false,
         engine_wal: true,
         min_free_bytes: crate::config::DEFAULT_MIN_FREE_BYTES,
+        max_token_ttl_ms: sightline_api::auth::DEFAULT_MAX_TTL_MS,
         node_id: 1,
         data_dir: &data_dir,
         raft_addr: "127.0.0.1:0",
@@ -64,7 +64,10 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     if load_data {
         load_demo_day(&state).await?;
     }
-    let tokens = demo_tokens(&data_dir)?;
+    sightline_api::tokens::ensure_signing_key(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the token signing key: {}", e.message))?;
+    let tokens = demo_tokens(&data_dir, &state)?;
     let url = format!("http://{}", listener.local_addr()?);
     println!();
     println!(
@@ -150,25 +153,40 @@ async fn load_demo_day(state: &AppState) -> Result<()> {
     Ok(())
 }
 
-/// Reads `demo-tokens.json`, or mints and writes it (mode 0600) on first start.
-fn demo_tokens(data_dir: &Path) -> Result<Value> {
+/// Reads `demo-tokens.json` when every token in it still verifies (signature, expiry,
+/// revocation) for at least another hour, or mints and writes it (mode 0600): the admin
+/// token cluster-wide and without expiry (the bootstrap token), the others for tenant
+/// `demo` for the node's maximum lifetime (24 h).
+fn demo_tokens(data_dir: &Path, state: &AppState) -> Result<Value> {
     let path = data_dir.join("demo-tokens.json");
+    let engine = state.engine();
+    let key = engine
+        .signing_key()
+        .context("the demo cluster has no signing key")?;
+    let still_good = |token: &Value| {
+        token.as_str().is_some_and(|t| {
+            sightline_api::auth::verify(&key, t, now_ms() + 3_600_000)
+                .is_ok_and(|p| !engine.is_revoked(&p.id))
+        })
+    };
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Ok(tokens) = serde_json::from_str::<Value>(&text) {
-            if ROLES.iter().all(|r| tokens[r].is_string()) {
+            if ROLES.iter().all(|r| still_good(&tokens[r])) {
                 return Ok(tokens);
             }
         }
     }
     let mut tokens = serde_json::Map::new();
-    for role in ROLES {
-        let mut secret = [0u8; 18];
-        rand::rng().fill_bytes(&mut secret);
-        let tenant = if role == "admin" { "*" } else { DEMO_TENANT };
-        tokens.insert(
-            role.into(),
-            json!(format!("sl.{tenant}.{role}.{}", hex::encode(secret))),
-        );
+    for name in ROLES {
+        let role = sightline_api::auth::Role::parse(name).context("demo role")?;
+        let (tenant, ttl) = match role {
+            sightline_api::auth::Role::Admin => ("*", None),
+            _ => (DEMO_TENANT, Some(state.max_token_ttl_ms)),
+        };
+        let (token, _) =
+            sightline_api::tokens::mint(state, &format!("demo-{name}"), tenant, role, ttl)
+                .map_err(|e| anyhow::anyhow!("minting the demo's {name} token: {}", e.message))?;
+        tokens.insert(name.into(), json!(token));
     }
     let tokens = Value::Object(tokens);
     let mut file = std::fs::OpenOptions::new()

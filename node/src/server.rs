@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rand::RngCore;
 use sightline_api::AppState;
 use sightline_raft::{current_engine_dir, Node, RaftConfig, RaftNode};
 use sightline_storage::keyring::MASTER_KEY_ENV;
@@ -71,6 +70,8 @@ pub struct NodeSpec<'a> {
     pub engine_wal: bool,
     /// Refuse writes below this much free space in `data_dir` (0: never).
     pub min_free_bytes: u64,
+    /// Longest token lifetime `POST /v1/admin/tokens` grants.
+    pub max_token_ttl_ms: i64,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -88,6 +89,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         fault_injection,
         engine_wal,
         min_free_bytes,
+        max_token_ttl_ms,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -174,6 +176,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         fault_injection,
         space: sightline_api::space::SpaceGuard::new(data_dir, min_free_bytes),
         alerts,
+        max_token_ttl_ms,
     };
     Ok(StartedNode { state, raft })
 }
@@ -232,20 +235,38 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-/// Writes `{data_dir}/admin-token` (mode 0600) unless it exists.
-fn write_admin_token(data_dir: &Path) -> Result<()> {
+/// Writes `{data_dir}/admin-token` (mode 0600) unless it exists: a cluster-wide admin
+/// token without expiry (the bootstrap token), signed once the cluster has a signing key
+/// (proposed here if it has none). Runs beside the HTTP server: forming a cluster needs the
+/// other nodes up.
+async fn write_admin_token(data_dir: PathBuf, state: AppState) -> Result<()> {
     let path = data_dir.join("admin-token");
     if path.exists() {
         return Ok(());
     }
-    let mut secret = [0u8; 24];
-    rand::rng().fill_bytes(&mut secret);
+    sightline_api::tokens::ensure_signing_key(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the token signing key: {}", e.message))?;
+    let (token, claims) = sightline_api::tokens::mint(
+        &state,
+        "bootstrap-admin",
+        "*",
+        sightline_api::auth::Role::Admin,
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("minting the bootstrap admin token: {}", e.message))?;
+    // Written under a temporary name and renamed, so a reader never sees half a token.
+    let partial = data_dir.join("admin-token.partial");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(&path)?;
-    writeln!(file, "sl.*.admin.{}", hex::encode(secret))?;
+        .open(&partial)?;
+    writeln!(file, "{token}")?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &path)?;
+    tracing::info!(path = %path.display(), id = %claims.jti, "wrote the bootstrap admin token");
     Ok(())
 }
 
@@ -281,13 +302,19 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
         fault_injection,
         engine_wal: config.testing.engine_wal,
         min_free_bytes: config.min_free_bytes,
+        max_token_ttl_ms: config.max_token_ttl_ms,
     };
     if fault_injection {
         tracing::warn!("fault injection is enabled: POST /v1/admin/faults can break this node's replication and skew its clock");
     }
     let node = start_node(spec, master).await?;
-    if init {
-        write_admin_token(&config.data_dir)?;
+    if init || bootstrap == Bootstrap::SingleNode {
+        let (dir, state) = (config.data_dir.clone(), node.state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = write_admin_token(dir, state).await {
+                tracing::error!(error = %e, "could not write the bootstrap admin token");
+            }
+        });
     }
     if config.s3.is_some() {
         tracing::warn!("the S3 cold tier is not in this build yet; [s3] is ignored");

@@ -184,6 +184,19 @@ pub enum Command {
         /// Hotlist name.
         name: String,
     },
+    /// Installs the cluster's token signing key (generated and wrapped by the master key by
+    /// the proposer). The first one applied stays: a later one is rejected, so a node (or a
+    /// peer) proposing its own cannot replace the key every issued token depends on.
+    SetSigningKey {
+        /// The HMAC-SHA-256 key, wrapped by the master key (context
+        /// [`crate::keyring::SIGNING_KEY_CONTEXT`]).
+        wrapped: Vec<u8>,
+    },
+    /// Revokes an issued token: from its apply on, every replica refuses it.
+    RevokeToken {
+        /// The token id (the `id` of `POST /v1/admin/tokens`).
+        id: [u8; 16],
+    },
 }
 
 impl Command {
@@ -260,6 +273,11 @@ pub enum ApplyOutcome {
     Hotlist {
         /// Whether a hotlist of that name existed before.
         existed: bool,
+    },
+    /// A token was revoked.
+    Revoked {
+        /// Whether it was already revoked.
+        already: bool,
     },
 }
 

@@ -110,6 +110,7 @@ pub struct Engine {
     clock: AtomicI64,
     dictionaries: dictionary::Dictionaries,
     hotlists: hotlists::Hotlists,
+    auth: auth::AuthState,
     text: text::TextIndexes,
     alerts: Option<AlertSinkHandle>,
     sync_writes: bool,
@@ -189,6 +190,7 @@ impl Engine {
             clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
             hotlists: hotlists::Hotlists::default(),
+            auth: auth::AuthState::default(),
             text: text::TextIndexes::default(),
             alerts: config.alerts.clone(),
             sync_writes: config.sync_writes,
@@ -197,6 +199,7 @@ impl Engine {
         engine.load_tenants()?;
         engine.load_dictionaries()?;
         engine.load_hotlists()?;
+        engine.load_auth()?;
         engine.load_manifest_text()?;
         Ok(engine)
     }
@@ -376,6 +379,7 @@ impl Engine {
         // The clock and watermarks this command moves to, published once it is durable.
         let mut new_clock = None;
         let mut new_watermarks = None;
+        let (mut new_signing_key, mut new_revocation) = (None, None);
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
             // `apply` unwraps proposals; one that reaches here wraps another.
@@ -438,6 +442,16 @@ impl Engine {
                 }
                 false => unknown_tenant(*tenant),
             },
+            Command::SetSigningKey { wrapped } => {
+                let (outcome, key) = self.stage_signing_key(&mut batch, wrapped)?;
+                new_signing_key = key;
+                outcome
+            }
+            Command::RevokeToken { id } => {
+                let (outcome, id) = self.stage_revocation(&mut batch, id)?;
+                new_revocation = id;
+                outcome
+            }
             Command::DeleteHotlist { tenant, name } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -546,6 +560,7 @@ impl Engine {
         if let Some(tenant) = hotlists_changed {
             self.reload_hotlists(tenant)?;
         }
+        self.publish_auth(new_signing_key, new_revocation);
         if let (Some(sink), Command::PutReads { tenant, .. }) = (&self.alerts, command) {
             if !written_reads.is_empty() {
                 // The batch is durable: a failure to raise its alerts must not fail it.
@@ -762,6 +777,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
     }
 }
 
+mod auth;
 mod dictionary;
 mod hotlists;
 mod maintenance;

@@ -129,6 +129,17 @@ pub struct WrappedTenantKeys {
     pub data_key: Vec<u8>,
 }
 
+/// The wrap context of the cluster's token signing key.
+pub const SIGNING_KEY_CONTEXT: &str = "sightline/auth/signing-key/1";
+
+/// Generates a token signing key and wraps it with `master` (for
+/// [`crate::Command::SetSigningKey`]).
+pub fn generate_signing_key(master: &MasterKey) -> Vec<u8> {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    master.wrap(SIGNING_KEY_CONTEXT, &key)
+}
+
 /// The wrap context of a tenant key slot; version 0 is the token key.
 pub fn wrap_context(tenant_name: &str, version: u32) -> String {
     format!("sightline/tenant/{tenant_name}/key/{version}")

@@ -90,6 +90,8 @@ pub fn fields(answer: &Value) -> Vec<String> {
 pub struct Api {
     _dir: tempfile::TempDir,
     router: axum::Router,
+    /// What the router serves from (to mint tokens, read the engine).
+    pub state: AppState,
 }
 
 impl Api {
@@ -120,15 +122,18 @@ impl Api {
             index: AtomicU64::new(0),
             faults: Mutex::new(OutgoingFaults::default()),
         });
+        let state = AppState {
+            engine,
+            cluster,
+            fault_injection,
+            space,
+            alerts,
+            max_token_ttl_ms: sightline_api::auth::DEFAULT_MAX_TTL_MS,
+        };
         let api = Api {
             _dir: dir,
-            router: router(AppState {
-                engine,
-                cluster,
-                fault_injection,
-                space,
-                alerts,
-            }),
+            router: router(state.clone()),
+            state,
         };
         let (status, body) = api
             .call("PUT", "/v1/admin/tenants/t", json!({"retention_days": 30}))

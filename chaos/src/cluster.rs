@@ -167,11 +167,14 @@ impl Cluster {
     }
 
     /// Node `id`'s config: its addresses, every member as a peer, the cluster's settings.
+    /// The cluster is plaintext on loopback, so the config says `insecure_plaintext = true`
+    /// (a node refuses more than one peer without `[tls]` otherwise).
     pub fn config(&self, id: u64) -> Result<NodeConfig> {
         let me = self.member(id)?;
         let s = self.settings;
         let mut config = NodeConfig::single(&me.dir, id, me.http_port);
         config.raft_addr = Some(me.raft_addr());
+        config.insecure_plaintext = self.members.len() > 1;
         config.min_free_space = s.min_free_mib.map(|mib| format!("{mib}MiB"));
         config.peers = self
             .members

@@ -142,6 +142,11 @@ pub struct NodeConfig {
     /// Writes are refused (507) below this much free space (`"256MiB"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_free_space: Option<String>,
+    /// `insecure_plaintext = true`: a node with more than one peer and no `[tls]` refuses
+    /// to start without it. The harness's clusters are plaintext on loopback, so
+    /// [`crate::Cluster`] sets it; it is written only when `true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_plaintext: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerConfig>,
     pub raft: RaftConfig,
@@ -159,6 +164,7 @@ impl NodeConfig {
             master_key_file: dir.join("master.key"),
             block_cache: "64MiB".into(),
             min_free_space: None,
+            insecure_plaintext: false,
             peers: Vec::new(),
             raft: RaftConfig::default(),
             testing: TestingConfig::default(),
@@ -415,9 +421,12 @@ mod tests {
         });
         config.raft.heartbeat_ms = Some(50);
         config.testing.engine_wal = Some(false);
+        assert!(!config.to_toml().unwrap().contains("insecure_plaintext"));
+        config.insecure_plaintext = true;
         let text = config.to_toml().unwrap();
         let parsed: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(parsed["node_id"].as_integer(), Some(2));
+        assert_eq!(parsed["insecure_plaintext"].as_bool(), Some(true));
         assert_eq!(parsed["http_addr"].as_str(), Some("127.0.0.1:8080"));
         assert_eq!(
             parsed["peers"][0]["raft_addr"].as_str(),

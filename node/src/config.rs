@@ -34,7 +34,8 @@ pub struct S3Config {
 }
 
 /// TLS files: mutual TLS between nodes (every node certificate carries the DNS name
-/// `sightline-node`, signed by the cluster's CA).
+/// `sightline-node`, signed by the cluster's CA), and HTTPS for the public API with the same
+/// certificate and key (server-side only: API clients present no certificate).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -122,14 +123,17 @@ struct ConfigFile {
     max_token_ttl: Option<String>,
     s3: Option<S3Config>,
     tls: Option<TlsConfig>,
+    /// Accept a multi-node cluster without `[tls]` (plaintext Raft and HTTP).
+    #[serde(default)]
+    insecure_plaintext: bool,
     #[serde(default)]
     raft: RaftSettings,
     #[serde(default)]
     testing: TestingSettings,
 }
 
-/// A validated node configuration. Replication, cold-tier and TLS settings are accepted and
-/// validated so configuration files are stable; a single-node build reports them at start.
+/// A validated node configuration. Cold-tier settings are accepted and validated so
+/// configuration files are stable; the node warns at start that it ignores them.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub node_id: u64,
@@ -146,6 +150,8 @@ pub struct Config {
     pub max_token_ttl_ms: i64,
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
+    /// `insecure_plaintext = true`: more than one peer and no `[tls]` was asked for.
+    pub insecure_plaintext: bool,
     pub raft: RaftSettings,
     pub testing: TestingSettings,
 }
@@ -227,6 +233,19 @@ impl ConfigFile {
         if !self.peers.is_empty() && self.raft_addr.is_none() {
             bail!("raft_addr is required when peers are listed");
         }
+        // Nodes of a cluster talk over the network: plaintext there (Raft messages carry
+        // tokens and sealed rows, and the Raft port accepts proposals) only when asked for.
+        if self.peers.len() > 1 && self.tls.is_none() && !self.insecure_plaintext {
+            bail!(
+                "peers lists {} nodes but there is no [tls] section: replication and the HTTP \
+                 API would be plaintext. Set [tls] (cert, key, ca), or insecure_plaintext = true \
+                 to accept plaintext on a network you trust",
+                self.peers.len()
+            );
+        }
+        if self.insecure_plaintext && self.tls.is_some() {
+            bail!("insecure_plaintext = true contradicts the [tls] section: remove one of them");
+        }
         let r = &self.raft;
         if r.heartbeat_ms == 0
             || r.election_timeout_min_ms <= r.heartbeat_ms
@@ -276,6 +295,7 @@ impl ConfigFile {
             block_cache_bytes,
             s3: self.s3,
             tls: self.tls,
+            insecure_plaintext: self.insecure_plaintext,
             raft: self.raft,
             testing: self.testing,
         })
@@ -309,7 +329,17 @@ peers = [ { id = 1, raft_addr = "127.0.0.1:7801", http_addr = "127.0.0.1:7701" }
 object_store = "file:///var/lib/sightline/cold"
 master_key_file = "/etc/sightline/master.key"
 block_cache = "64MiB"
+
+[tls]
+cert = "/etc/sightline/node1.pem"
+key = "/etc/sightline/node1.key"
+ca = "/etc/sightline/cluster-ca.pem"
 "#;
+
+    /// `GOOD` without its `[tls]` section.
+    fn plaintext() -> String {
+        GOOD.split("\n[tls]").next().unwrap_or(GOOD).to_string()
+    }
 
     #[test]
     fn the_api_md_example_loads_and_env_overrides_it() {
@@ -353,6 +383,37 @@ block_cache = "64MiB"
             let err = format!("{:#}", load(&text, &[]).unwrap_err());
             assert!(err.contains(want), "want {want:?} in {err}");
         }
+    }
+
+    #[test]
+    fn a_cluster_without_tls_needs_insecure_plaintext() {
+        let err = format!("{:#}", load(&plaintext(), &[]).unwrap_err());
+        assert!(
+            err.contains("insecure_plaintext") && err.contains("[tls]"),
+            "{err}"
+        );
+        let config = load(&format!("insecure_plaintext = true\n{}", plaintext()), &[]).unwrap();
+        assert!(config.insecure_plaintext && config.tls.is_none());
+        // Both at once is a mistake, named.
+        let err = format!(
+            "{:#}",
+            load(&format!("insecure_plaintext = true\n{GOOD}"), &[]).unwrap_err()
+        );
+        assert!(err.contains("insecure_plaintext"), "{err}");
+        // One node (no peers, or only itself) stays plain without asking.
+        let single = plaintext()
+            .lines()
+            .filter(|l| {
+                !l.contains("7802") && !l.starts_with("peers") && !l.starts_with("raft_addr")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(load(&single, &[]).unwrap().peers.is_empty());
+        let only_itself = plaintext().replace(
+            ",\n          { id = 2, raft_addr = \"127.0.0.1:7802\", http_addr = \"127.0.0.1:7702\" }",
+            "",
+        );
+        assert_eq!(load(&only_itself, &[]).unwrap().peers.len(), 1);
     }
 
     #[test]

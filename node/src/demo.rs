@@ -1,5 +1,6 @@
 //! `sightline demo`: a single-node cluster on embedded defaults with tenant `demo`, a
-//! synthetic day of data, and printed tokens.
+//! synthetic day of data, and printed tokens. It serves plain HTTP (no TLS), meant for
+//! loopback (the default address); it says so at start, and warns on any other address.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -74,6 +75,13 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         "Sightline demo is running at {url}  (tenant \"{DEMO_TENANT}\", data in {})",
         data_dir.display()
     );
+    if http.ip().is_loopback() {
+        println!("  plain HTTP on loopback: only this machine can reach it");
+        tracing::info!(%url, "demo: plain HTTP on loopback (no TLS)");
+    } else {
+        println!("  WARNING: plain HTTP on {http}, which is not loopback: anyone who can reach it reads the traffic, tokens included");
+        tracing::warn!(%url, "demo: plain HTTP on a non-loopback address (no TLS)");
+    }
     println!(
         "Tokens (also in {}):",
         data_dir.join("demo-tokens.json").display()
@@ -121,7 +129,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         facts.camry_plate, facts.camry_camera
     );
     println!("Press Ctrl-C to stop.");
-    run_http(listener, node).await
+    run_http(listener, None, node).await
 }
 
 /// Loads the synthetic day through the same validation and apply path as the HTTP API.

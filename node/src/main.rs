@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod demo;
 mod demo_data;
+mod https;
 mod server;
 
 use std::path::PathBuf;

@@ -1,10 +1,13 @@
 //! Wiring: open the engine with the master key, start Raft in front of it, serve the HTTP
-//! API until Ctrl-C or SIGTERM, then stop Raft and close cleanly.
+//! API (HTTPS when the config has `[tls]`, see `https.rs`) until Ctrl-C or SIGTERM, then
+//! stop Raft and close cleanly.
 
 use std::collections::BTreeMap;
+use std::future::{Future, IntoFuture};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,19 +184,36 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
     Ok(StartedNode { state, raft })
 }
 
-/// Serves the API on `listener` until a shutdown signal, then stops Raft. If Raft stops on
-/// its own (a fatal storage error: the disk is full, an fsync failed), the node exits with an
-/// error instead of serving on without replication, so that its supervisor restarts it and
-/// it catches up from the others.
-pub async fn run_http(listener: TcpListener, node: StartedNode) -> Result<()> {
+/// Serves the API on `listener` until a shutdown signal, then stops Raft: over TLS with
+/// `tls` (from [`crate::https::load`]), plain HTTP without. If Raft stops on its own (a
+/// fatal storage error: the disk is full, an fsync failed), the node exits with an error
+/// instead of serving on without replication, so that its supervisor restarts it and it
+/// catches up from the others.
+pub async fn run_http(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    node: StartedNode,
+) -> Result<()> {
     let alerts = node.state.alerts.clone();
     let app = sightline_api::router(node.state);
     // Open alert streams never end by themselves: end them, or the graceful shutdown would
     // wait for them forever.
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown_signal().await;
         alerts.close();
-    });
+    };
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        None => Box::pin(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ),
+        Some(config) => Box::pin(
+            axum::serve(crate::https::TlsListener::new(listener, config), app)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ),
+    };
     let mut metrics = node.raft.metrics();
     let fatal = async move {
         loop {
@@ -281,6 +301,11 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
     if init && config.peers.is_empty() {
         anyhow::bail!("init needs peers in the config (list at least this node)");
     }
+    // Loaded before anything starts, so a bad file fails the start at once, naming it.
+    let api_tls = match &config.tls {
+        Some(files) => Some(crate::https::load(&files.cert, &files.key)?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding http_addr {}", config.http_addr))?;
@@ -319,16 +344,28 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
     if config.s3.is_some() {
         tracing::warn!("the S3 cold tier is not in this build yet; [s3] is ignored");
     }
-    if config.tls.is_some() {
-        tracing::info!(
-            "mutual TLS between nodes is on; the HTTP API is still plain HTTP in this build"
-        );
-    }
-    tracing::info!(node_id = config.node_id, http = %http_addr, raft = %node.raft.raft_addr(), data_dir = %config.data_dir.display(), object_store = %config.object_store, "serving");
+    let scheme = match &config.tls {
+        Some(files) => {
+            tracing::info!(
+                cert = %files.cert.display(),
+                "mutual TLS between nodes; the HTTP API answers HTTPS only, with this certificate"
+            );
+            "https"
+        }
+        None if config.insecure_plaintext => {
+            tracing::warn!(
+                "insecure_plaintext = true: Raft traffic between nodes and the HTTP API are plaintext; \
+                 anyone on the network can read them and reach the Raft port"
+            );
+            "http"
+        }
+        None => "http",
+    };
+    tracing::info!(node_id = config.node_id, http = %http_addr, %scheme, raft = %node.raft.raft_addr(), data_dir = %config.data_dir.display(), object_store = %config.object_store, "serving");
     println!(
-        "sightline node {} listening on http://{http_addr} (raft {})",
+        "sightline node {} listening on {scheme}://{http_addr} (raft {})",
         config.node_id,
         node.raft.raft_addr()
     );
-    run_http(listener, node).await
+    run_http(listener, api_tls, node).await
 }

@@ -13,6 +13,8 @@ pub struct Client {
     pub url: String,
     agent: ureq::Agent,
     timeout: Duration,
+    /// Sent as `Authorization: Bearer` on every request, when set.
+    token: Option<String>,
 }
 
 impl Client {
@@ -31,6 +33,23 @@ impl Client {
                 .timeout(timeout)
                 .build(),
             timeout,
+            token: None,
+        }
+    }
+
+    /// The same client, sending `token` as its bearer token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        let request = self.agent.request(method, &self.url(path));
+        match &self.token {
+            Some(token) => request.set("Authorization", &format!("Bearer {token}")),
+            None => request,
         }
     }
 
@@ -48,8 +67,7 @@ impl Client {
     /// failure (refused, reset, timed out) is an `Err`.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
         let request = self
-            .agent
-            .request(method, &self.url(path))
+            .request(method, path)
             .set("Content-Type", "application/json");
         respond(match body {
             Some(body) => request.send_string(&body.to_string()),
@@ -70,8 +88,7 @@ impl Client {
     /// POSTs `body` as `content_type`.
     pub fn post(&self, path: &str, content_type: &str, body: &str) -> Result<(u16, Value)> {
         respond(
-            self.agent
-                .post(&self.url(path))
+            self.request("POST", path)
                 .set("Content-Type", content_type)
                 .send_string(body),
         )

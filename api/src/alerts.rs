@@ -228,6 +228,7 @@ impl Feed {
 /// `Last-Event-ID` resumes after that alert.
 pub async fn get_alerts(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Principal>,
     Path(tenant_name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -248,6 +249,14 @@ pub async fn get_alerts(
         ),
     };
     let (_, tenant) = prepare(&state, Consistency::Linearizable, &tenant_name).await?;
+    crate::audit::request(
+        &state,
+        Some(&caller),
+        Some(&tenant_name),
+        "alerts_subscribe",
+        200,
+    )
+    .await;
     let hub = state.alerts.clone();
     // Subscribe before reading what is held, so nothing raised in between is missed (the
     // feed drops what it has already sent).

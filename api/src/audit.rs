@@ -1,7 +1,7 @@
 //! The audit trail of searches: every investigator search goes through [`search`] with
 //! the caller, the tenant, what was asked, the case number, the reason and the hit count.
-//! Until the hash-chained audit store lands it is a structured `tracing` event on the
-//! `sightline::audit` target, one per search.
+//! Admin actions and denied requests go through [`request`]. Until the hash-chained audit
+//! store lands each is a structured `tracing` event on the `sightline::audit` target.
 //!
 //! A plate in a query never appears in the clear: it is logged as the tenant's keyed token
 //! of the plate (or of the pattern text), which an auditor holding the tenant's keys can
@@ -11,6 +11,10 @@
 use serde::Serialize;
 use sightline_storage::prepare::plate_token;
 use sightline_storage::Engine;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::AppState;
 
 /// What a search asked, with plates tokenized.
 #[derive(Debug, Default, Serialize)]
@@ -52,18 +56,50 @@ pub fn token_of(engine: &Engine, tenant: u32, text: &str) -> Option<String> {
     Some(hex::encode(plate_token(&keys, text)))
 }
 
-/// Records one search.
-pub fn search(tenant: &str, terms: &Terms, case_number: &str, reason: &str, hits: u64) {
+/// Records one search by `caller`. Until the hash-chained audit store lands it cannot
+/// fail; its signature is the store's (a search answers only once its record is kept).
+pub async fn search(
+    _state: &AppState,
+    caller: &Principal,
+    tenant: &str,
+    terms: &Terms,
+    case_number: &str,
+    reason: &str,
+    hits: u64,
+) -> Result<(), ApiError> {
     let terms = serde_json::to_string(terms).unwrap_or_default();
-    // No authentication yet: every caller is anonymous until tokens are checked.
     tracing::info!(
         target: "sightline::audit",
-        caller = "anonymous",
+        subject = %caller.claims.sub,
+        token_id = %caller.claims.jti,
+        role = caller.claims.role.as_str(),
         tenant,
         terms = %terms,
         case_number,
         reason,
         hits,
         "search"
+    );
+    Ok(())
+}
+
+/// Records an admin action or a denied request (`outcome` is the HTTP status answered):
+/// called by the access middleware ([`crate::routes::authorize`]); never fails the request.
+pub async fn request(
+    _state: &AppState,
+    caller: Option<&Principal>,
+    tenant: Option<&str>,
+    action: &str,
+    outcome: u16,
+) {
+    tracing::info!(
+        target: "sightline::audit",
+        subject = caller.map(|c| c.claims.sub.as_str()).unwrap_or("anonymous"),
+        token_id = caller.map(|c| c.claims.jti.as_str()).unwrap_or(""),
+        role = caller.map(|c| c.claims.role.as_str()).unwrap_or(""),
+        tenant = tenant.unwrap_or(""),
+        action,
+        outcome,
+        "request"
     );
 }

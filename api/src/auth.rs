@@ -176,6 +176,27 @@ pub fn sign(key: &[u8; 32], claims: &Claims) -> String {
     format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag))
 }
 
+/// A new token for `subject`, signed with `key`, issued now and living `ttl_ms` (`None`:
+/// no expiry, the bootstrap admin token only).
+pub fn issue(
+    key: &[u8; 32],
+    subject: &str,
+    tenant: &str,
+    role: Role,
+    ttl_ms: Option<i64>,
+) -> (String, Claims) {
+    let now = now_ms();
+    let claims = Claims {
+        sub: subject.to_string(),
+        tenant: tenant.to_string(),
+        role,
+        jti: new_token_id(),
+        iat: now,
+        exp: ttl_ms.map(|ttl| now.saturating_add(ttl)),
+    };
+    (sign(key, &claims), claims)
+}
+
 /// Checks `token`'s signature and expiry (at `now_ms`) against `key`; revocation is the
 /// caller's (it needs the replicated state).
 pub fn verify(key: &[u8; 32], token: &str, now_ms: i64) -> Result<Principal, TokenError> {

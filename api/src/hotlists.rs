@@ -23,6 +23,7 @@ use sightline_storage::time::now_ms;
 use sightline_storage::{ApplyOutcome, Command, Engine};
 
 use crate::audit::{self, Terms};
+use crate::auth::Principal;
 use crate::body::{audit_fields, bounded, parse_request};
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::tenant_for_write;
@@ -236,6 +237,7 @@ pub fn historical_hits(
 /// `PUT /v1/tenants/{tenant}/hotlists/{name}`: 201 when created, 200 when replaced.
 pub async fn put_hotlist(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path((tenant_name, name)): Path<(String, String)>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -308,7 +310,16 @@ pub async fn put_hotlist(
         Ok((reads.len() as u64, render(&answer)?))
     })
     .await?;
-    audit::search(&tenant_name, &terms, &audited.0, &audited.1, hits);
+    audit::search(
+        &state,
+        &caller,
+        &tenant_name,
+        &terms,
+        &audited.0,
+        &audited.1,
+        hits,
+    )
+    .await?;
     tracing::debug!(
         took_ms = started.elapsed().as_millis() as u64,
         "hotlist stored with its look back"

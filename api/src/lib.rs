@@ -1,6 +1,6 @@
 //! `sightline-api` owns the public HTTP surface of api.md: routing, request parsing and
 //! validation into storage and query types, the error format, hotlists and their SSE alerts,
-//! and (later) auth and OpenAPI.
+//! tokens and the access rule of every route ([`routes`]), and (later) OpenAPI.
 //!
 //! It must not know how commands are ordered or replicated: it hands a prepared
 //! [`sightline_storage::Command`] to a [`Cluster`] and answers once the cluster says the
@@ -17,6 +17,7 @@ pub mod hotlists;
 pub mod ingest;
 pub mod json;
 pub mod proposer;
+pub mod routes;
 pub mod search;
 pub mod series;
 pub mod space;
@@ -26,7 +27,6 @@ pub mod tokens;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use axum::Router;
 use sightline_storage::{Engine, SharedEngine};
 
@@ -60,75 +60,9 @@ impl AppState {
     }
 }
 
-/// The HTTP router of api.md.
+/// The HTTP router of api.md: every route of [`routes::ENDPOINTS`] behind its access rule.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(admin::healthz))
-        .route("/readyz", get(admin::readyz))
-        .route(
-            "/v1/admin/tenants/{tenant}",
-            put(admin::put_tenant).get(admin::get_tenant),
-        )
-        .route("/v1/admin/compact", post(admin::compact))
-        .route("/v1/admin/checksum", get(admin::checksum))
-        .route("/v1/admin/faults", post(faults::post_faults))
-        .route("/v1/admin/cluster", get(admin::cluster_status))
-        .route("/v1/admin/tokens", post(tokens::create_token))
-        .route(
-            "/v1/admin/tokens/{id}",
-            axum::routing::delete(tokens::revoke_token),
-        )
-        .route("/v1/admin/cluster/nodes", post(admin::add_node))
-        .route(
-            "/v1/admin/cluster/nodes/{id}",
-            axum::routing::delete(admin::remove_node),
-        )
-        .route("/v1/tenants/{tenant}/reads", post(ingest::post_reads))
-        .route(
-            "/v1/tenants/{tenant}/manifests",
-            post(ingest::post_manifests),
-        )
-        .route("/v1/tenants/{tenant}/series", post(ingest::post_series))
-        .route(
-            "/v1/tenants/{tenant}/hotlists",
-            get(hotlists::list_hotlists),
-        )
-        .route(
-            "/v1/tenants/{tenant}/hotlists/{name}",
-            put(hotlists::put_hotlist)
-                .get(hotlists::get_hotlist)
-                .delete(hotlists::delete_hotlist),
-        )
-        .route("/v1/tenants/{tenant}/alerts", get(alerts::get_alerts))
-        .route(
-            "/v1/tenants/{tenant}/series/query",
-            post(series::query_series),
-        )
-        .route("/v1/tenants/{tenant}/stats/reads", post(stats::reads))
-        .route(
-            "/v1/tenants/{tenant}/search/plates",
-            post(search::search_plates),
-        )
-        .route(
-            "/v1/tenants/{tenant}/search/area",
-            post(search::search_area),
-        )
-        .route(
-            "/v1/tenants/{tenant}/search/co-location",
-            post(search::analysis::search_co_location),
-        )
-        .route(
-            "/v1/tenants/{tenant}/search/convoy",
-            post(search::analysis::search_convoy),
-        )
-        .route(
-            "/v1/tenants/{tenant}/search/frequency",
-            post(search::analysis::search_frequency),
-        )
-        .route(
-            "/v1/tenants/{tenant}/search/manifests",
-            post(search::manifests::search_manifests),
-        )
+    routes::router(state.clone())
         .fallback(admin::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

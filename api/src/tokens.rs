@@ -1,19 +1,19 @@
-//! Token administration (admin only): `POST /v1/admin/tokens` mints a signed token for a
+//! Token administration (admin only; a tenant's admin for its own tenant): `POST /v1/admin/tokens` mints a signed token for a
 //! named person or service, `DELETE /v1/admin/tokens/{id}` revokes one on every node (a
 //! replicated `Command::RevokeToken`). Minting needs no consensus: the token is signed with
 //! the replicated key and stored nowhere; what it grants is in the token itself, bounded by
 //! the node's maximum lifetime ([`crate::AppState::max_token_ttl_ms`]).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sightline_storage::time::format_rfc3339_ms;
 use sightline_storage::{ApplyOutcome, Command};
 
 use crate::admin::valid_tenant_name;
-use crate::auth::{self, Claims, Role};
+use crate::auth::{self, Claims, Principal, Role};
 use crate::body::parse_request;
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -59,27 +59,23 @@ pub fn mint(
         .engine()
         .signing_key()
         .ok_or(auth::TokenError::NoKey)?;
-    let now = auth::now_ms();
-    let claims = Claims {
-        sub: subject.to_string(),
-        tenant: tenant.to_string(),
-        role,
-        jti: auth::new_token_id(),
-        iat: now,
-        exp: ttl_ms.map(|ttl| now.saturating_add(ttl)),
-    };
-    Ok((auth::sign(&key, &claims), claims))
+    Ok(auth::issue(&key, subject, tenant, role, ttl_ms))
 }
 
 /// `POST /v1/admin/tokens`.
 pub async fn create_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Principal>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let caller = auth::authenticate(&state.engine(), &headers)?;
-    auth::require(&caller, &[Role::Admin], None)?;
     let request: TokenRequest = parse_request(body)?;
+    // A tenant's admin mints tokens for that tenant only; `*` takes a cluster admin.
+    if !caller.covers(&request.tenant) || (request.tenant == "*" && caller.claims.tenant != "*") {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this token may mint tokens for its own tenant only",
+        ));
+    }
     let subject = request.subject.trim();
     if subject.is_empty() || subject.len() > 128 {
         return Err(ApiError::field(
@@ -104,7 +100,11 @@ pub async fn create_token(
             ));
         }
         if state.engine().tenant(&request.tenant).is_none() {
-            return Err(ApiError::tenant_not_found(&request.tenant));
+            // Maybe created a moment ago through another node: catch up, then look again.
+            state.cluster.read_barrier().await?;
+            if state.engine().tenant(&request.tenant).is_none() {
+                return Err(ApiError::tenant_not_found(&request.tenant));
+            }
         }
     }
     let ttl = parse_ttl(&request.ttl).ok_or_else(|| {
@@ -144,11 +144,9 @@ pub async fn create_token(
 /// moment it applies the revocation.
 pub async fn revoke_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = auth::authenticate(&state.engine(), &headers)?;
-    auth::require(&caller, &[Role::Admin], None)?;
     let bytes: [u8; 16] = hex::decode(&id)
         .ok()
         .and_then(|b| b.try_into().ok())

@@ -20,8 +20,7 @@ async fn post_token(api: &Api, token: Option<&str>, body: Value) -> (StatusCode,
     let bearer = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = bearer
         .as_deref()
-        .map(|b| vec![("authorization", b)])
-        .unwrap_or_default();
+        .map_or(vec![("authorization", "")], |b| vec![("authorization", b)]);
     api.with_headers("POST", "/v1/admin/tokens", &headers, body.to_string())
         .await
 }

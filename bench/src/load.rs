@@ -11,9 +11,10 @@ use anyhow::{bail, Result};
 /// Sends every batch of `batches` (NDJSON plate reads) to `url` (a tenant's `/reads`) from
 /// `clients` threads, taking batches in order from a shared counter; calls `acked(i, at)`
 /// when batch `i` was answered 200, at `at`. Returns (reads sent, time taken); fails on the
-/// first answer that is not 200.
+/// first answer that is not 200. Each request carries `token` (an ingest token).
 pub fn send_batches(
     url: &str,
+    token: &str,
     batches: Arc<Vec<String>>,
     clients: usize,
     acked: Arc<dyn Fn(usize, Instant) + Send + Sync>,
@@ -22,8 +23,9 @@ pub fn send_batches(
     let started = Instant::now();
     let workers: Vec<_> = (0..clients.max(1))
         .map(|_| {
-            let (url, batches, next, acked) = (
+            let (url, bearer, batches, next, acked) = (
                 url.to_string(),
+                format!("Bearer {token}"),
                 batches.clone(),
                 next.clone(),
                 acked.clone(),
@@ -41,6 +43,7 @@ pub fn send_batches(
                     let response = agent
                         .post(&url)
                         .set("Content-Type", "application/x-ndjson")
+                        .set("Authorization", &bearer)
                         .send_string(batch)?;
                     let at = Instant::now();
                     if response.status() != 200 {

@@ -46,6 +46,7 @@ impl Server {
             rust_log: "info,h2=warn,hyper=warn".into(),
             log_file: Some(dir.join("server.log")),
             master_key_hex: MASTER_KEY_HEX.into(),
+            admin_token_file: None,
         };
         std::fs::create_dir_all(dir)?;
         let node = Node::launch(dir, config, &launch).with_context(|| {
@@ -54,8 +55,14 @@ impl Server {
                 dir.join("server.log").display()
             )
         })?;
-        let client = Client::with_timeout(node.url.clone(), Duration::from_secs(600));
+        let client = Client::with_timeout(node.url.clone(), Duration::from_secs(600))
+            .acting_with(&node.data_dir().join("admin-token"));
         Ok(Server { node, client })
+    }
+
+    /// `Bearer <token>` of `role` for `tenant`, for the benchmarks' own HTTP agents.
+    pub fn bearer(&self, tenant: &str, role: &'static str) -> Result<String> {
+        Ok(format!("Bearer {}", self.client.token_for(tenant, role)?))
     }
 
     /// Its process id.

@@ -1,6 +1,18 @@
 //! A typed HTTP client for one node: JSON in and out, with the status code kept so tests
 //! can assert on error answers too.
+//!
+//! **Tokens.** Every route but the health probes takes a bearer token. A client given an
+//! explicit token ([`Client::with_token`]) sends it on every request. A client built by the
+//! harness for a node ([`Client::acting_with`]) acts as a trusted operator holding the
+//! cluster's bootstrap admin token (`{data_dir}/admin-token` of the node that ran `init`):
+//! for each request it sends a token of the least role the route needs ([`role_for`]):
+//! the admin token on admin routes, and on a tenant's routes a token it mints for that
+//! tenant and role through `POST /v1/admin/tokens` (signed by the node itself, no consensus),
+//! once per process. Tests of access control use explicit tokens.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +27,38 @@ pub struct Client {
     timeout: Duration,
     /// Sent as `Authorization: Bearer` on every request, when set.
     token: Option<String>,
+    /// The bootstrap admin token's file, for a client acting as the operator.
+    admin_token_file: Option<PathBuf>,
+}
+
+/// Admin tokens read, by file (kept after a test deletes a data directory).
+static ADMIN_TOKENS: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+/// Tokens minted, by (admin token, tenant, role).
+static MINTED: OnceLock<Mutex<HashMap<MintKey, String>>> = OnceLock::new();
+
+/// (admin token, tenant, role).
+type MintKey = (String, String, &'static str);
+
+/// The role (and tenant) a well-behaved caller of `method path` uses: ingest for writes of
+/// records, analyst for series queries and read statistics, investigator for the rest of a
+/// tenant's routes, a cluster-wide admin for `/v1/admin/...`; `None` for the health
+/// probes. (The test-side mirror of the node's route table, `api/src/routes.rs`.)
+pub fn role_for(method: &str, path: &str) -> Option<(Option<String>, &'static str)> {
+    let path = path.split('?').next().unwrap_or(path);
+    if path == "/healthz" || path == "/readyz" {
+        return None;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/tenants/") {
+        let (tenant, route) = rest.split_once('/').unwrap_or((rest, ""));
+        let role = match (method, route) {
+            ("POST", "reads" | "manifests" | "series") => "ingest",
+            (_, "series/query") => "analyst",
+            (_, r) if r.starts_with("stats/") => "analyst",
+            _ => "investigator",
+        };
+        return Some((Some(tenant.to_string()), role));
+    }
+    Some((None, "admin"))
 }
 
 impl Client {
@@ -34,7 +78,92 @@ impl Client {
                 .build(),
             timeout,
             token: None,
+            admin_token_file: None,
         }
+    }
+
+    /// The same client sending no token at all.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            token: None,
+            admin_token_file: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same client acting as the operator holding the admin token in `file` (read when
+    /// first needed; see the module docs).
+    pub fn acting_with(mut self, file: &Path) -> Client {
+        self.admin_token_file = Some(file.to_path_buf());
+        self
+    }
+
+    /// The bootstrap admin token (waiting up to a minute for `init` to write it).
+    pub fn admin_token(&self) -> Result<String> {
+        let file = self
+            .admin_token_file
+            .as_ref()
+            .context("this client holds no admin token")?;
+        let cache = ADMIN_TOKENS.get_or_init(Default::default);
+        if let Some(token) = cache.lock().ok().and_then(|c| c.get(file).cloned()) {
+            return Ok(token);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(token) = std::fs::read_to_string(file) {
+                let token = token.trim().to_string();
+                if !token.is_empty() {
+                    if let Ok(mut c) = cache.lock() {
+                        c.insert(file.clone(), token.clone());
+                    }
+                    return Ok(token);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no admin token in {} after a minute", file.display());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A token of `role` for `tenant`, minted with the admin token (once per process).
+    pub fn token_for(&self, tenant: &str, role: &'static str) -> Result<String> {
+        let admin = self.admin_token()?;
+        if role == "admin" && tenant == "*" {
+            return Ok(admin);
+        }
+        let key = (admin.clone(), tenant.to_string(), role);
+        let cache = MINTED.get_or_init(Default::default);
+        if let Some(token) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(token);
+        }
+        let body = json!({"subject": "sightline-chaos harness", "tenant": tenant, "role": role, "ttl": "24h"});
+        let (status, answer) = respond(
+            self.agent
+                .post(&self.url("/v1/admin/tokens"))
+                .set("Authorization", &format!("Bearer {admin}"))
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+        )?;
+        if status != 201 {
+            bail!("minting a {role} token for {tenant} answered {status}: {answer}");
+        }
+        let token = answer["token"].as_str().context("token")?.to_string();
+        if let Ok(mut c) = cache.lock() {
+            c.insert(key, token.clone());
+        }
+        Ok(token)
+    }
+
+    /// The token this client sends on `method path`, if any.
+    fn token_on(&self, method: &str, path: &str) -> Option<String> {
+        if let Some(token) = &self.token {
+            return Some(token.clone());
+        }
+        self.admin_token_file.as_ref()?;
+        let (tenant, role) = role_for(method, path)?;
+        // A tenant that does not exist gets no token (its answer is then a 401, not a 404).
+        self.token_for(tenant.as_deref().unwrap_or("*"), role).ok()
     }
 
     /// The same client, sending `token` as its bearer token.
@@ -45,12 +174,25 @@ impl Client {
         }
     }
 
-    fn request(&self, method: &str, path: &str) -> ureq::Request {
+    /// A request carrying the token [`Client::token_on`] picks.
+    pub fn request(&self, method: &str, path: &str) -> ureq::Request {
         let request = self.agent.request(method, &self.url(path));
-        match &self.token {
+        match self.token_on(method, path) {
             Some(token) => request.set("Authorization", &format!("Bearer {token}")),
             None => request,
         }
+    }
+
+    /// Opens `tenant`'s alert stream (`Last-Event-ID: last_event_id` when given) with the
+    /// token this client sends there.
+    pub fn alerts(
+        &self,
+        tenant: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<crate::sse::SseStream> {
+        let path = format!("/v1/tenants/{tenant}/alerts");
+        let token = self.token_on("GET", &path);
+        crate::sse::SseStream::open_with(&self.url(&path), token.as_deref(), last_event_id)
     }
 
     /// This client's request timeout.

@@ -137,6 +137,11 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The bootstrap admin token's file (node 1 ran `init`); good on every node.
+    pub fn admin_token_file(&self) -> Result<PathBuf> {
+        Ok(self.config(1)?.data_dir.join("admin-token"))
+    }
+
     /// The directory holding every member's directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -206,6 +211,8 @@ impl Cluster {
         let member = self.member(id)?;
         let mut launch = self.launch.clone();
         launch.args = vec![subcommand.to_string()];
+        // Node 1 ran `init`: its bootstrap admin token is good on every node.
+        launch.admin_token_file = Some(self.admin_token_file()?);
         if self.settings.fault_injection {
             launch.args.push("--enable-fault-injection".into());
         }

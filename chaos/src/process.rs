@@ -190,6 +190,9 @@ pub struct Launch {
     pub log_file: Option<PathBuf>,
     /// Written to the config's `master_key_file` if that file does not exist yet.
     pub master_key_hex: String,
+    /// The bootstrap admin token's file its client acts with (default: the node's own
+    /// `{data_dir}/admin-token`).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Launch {
@@ -203,6 +206,7 @@ impl Launch {
                 .unwrap_or_else(|_| "error,openraft=off".into()),
             log_file: None,
             master_key_hex: TEST_MASTER_KEY_HEX.into(),
+            admin_token_file: None,
         })
     }
 
@@ -272,7 +276,12 @@ impl Node {
             child: Some(child),
             paused: false,
             dir: dir.to_path_buf(),
-            client: Client::new(format!("http://{}", config.http_addr)),
+            client: Client::new(format!("http://{}", config.http_addr)).acting_with(
+                launch
+                    .admin_token_file
+                    .as_deref()
+                    .unwrap_or(&config.data_dir.join("admin-token")),
+            ),
             config,
         };
         node.wait_started(Duration::from_secs(60))?;

@@ -34,6 +34,15 @@ impl SseStream {
     /// Opens `url` with `Last-Event-ID: last_event_id` when given. Fails unless the node
     /// answers 200 with `text/event-stream`.
     pub fn open(url: &str, last_event_id: Option<&str>) -> Result<SseStream> {
+        SseStream::open_with(url, None, last_event_id)
+    }
+
+    /// As [`SseStream::open`], sending `token` as the bearer token.
+    pub fn open_with(
+        url: &str,
+        token: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> Result<SseStream> {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(5))
             .timeout_read(Duration::from_secs(60))
@@ -41,6 +50,9 @@ impl SseStream {
         let mut request = agent.get(url).set("Accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.set("Last-Event-ID", id);
+        }
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
         }
         let response = match request.call() {
             Ok(r) => r,

@@ -111,14 +111,31 @@ pub fn status_json(raft: &RaftNode) -> Value {
     })
 }
 
-/// Relays an admin request to the leader's HTTP API.
+/// Relays an admin request to the leader's HTTP API, as this node: the caller was already
+/// authorized here as a cluster admin, so the relay carries a one-minute cluster admin
+/// token this node signs with the replicated key (subject `node-{id}-relay`).
 async fn relay(
+    raft: &RaftNode,
     method: &'static str,
     url: String,
     body: Option<Value>,
 ) -> Result<Value, ProposeError> {
+    let key = raft
+        .engine()
+        .load()
+        .signing_key()
+        .ok_or_else(|| ProposeError::Unavailable("no signing key yet; retry".into()))?;
+    let (token, _) = sightline_api::auth::issue(
+        &key,
+        &format!("node-{}-relay", raft.id()),
+        "*",
+        sightline_api::auth::Role::Admin,
+        Some(60_000),
+    );
     tokio::task::spawn_blocking(move || {
-        let request = ureq::request(method, &url).timeout(JOIN_DEADLINE);
+        let request = ureq::request(method, &url)
+            .timeout(JOIN_DEADLINE)
+            .set("Authorization", &format!("Bearer {token}"));
         let answer = match body {
             Some(body) => request
                 .set("Content-Type", "application/json")
@@ -215,6 +232,7 @@ impl Cluster for RaftCluster {
                 Some((leader, node)) if leader != raft.id() => {
                     let body = json!({"id": id, "addr": raft_addr, "http_addr": http_addr});
                     return relay(
+                        &raft,
                         "POST",
                         format!("http://{}/v1/admin/cluster/nodes", node.http_addr),
                         Some(body),
@@ -259,6 +277,7 @@ impl Cluster for RaftCluster {
             match raft.leader() {
                 Some((leader, node)) if leader != raft.id() => {
                     return relay(
+                        &raft,
                         "DELETE",
                         format!("http://{}/v1/admin/cluster/nodes/{id}", node.http_addr),
                         None,

@@ -89,9 +89,13 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     for role in ROLES {
         println!("  {role:<13} {}", tokens[role].as_str().unwrap_or(""));
     }
+    println!(
+        "Load them into a shell with: source {}",
+        data_dir.join("demo-tokens.env").display()
+    );
     println!("Try:");
     println!(
-        "  curl -s -X POST {url}/v1/tenants/{DEMO_TENANT}/search/plates -H 'Content-Type: application/json' \\\n    -d '{{\"plate\": \"{}\", \"limit\": 3, \"case_number\": \"DEMO-1\", \"reason\": \"demo\"}}'",
+        "  curl -s -X POST {url}/v1/tenants/{DEMO_TENANT}/search/plates -H \"Authorization: Bearer $INVESTIGATOR_TOKEN\" -H 'Content-Type: application/json' \\\n    -d '{{\"plate\": \"{}\", \"limit\": 3, \"case_number\": \"DEMO-1\", \"reason\": \"demo\"}}'",
         demo_data::FACTS.everywhere_plate
     );
     let facts = &demo_data::FACTS;
@@ -165,7 +169,34 @@ async fn load_demo_day(state: &AppState) -> Result<()> {
 /// revocation) for at least another hour, or mints and writes it (mode 0600): the admin
 /// token cluster-wide and without expiry (the bootstrap token), the others for tenant
 /// `demo` for the node's maximum lifetime (24 h).
+/// The demo's tokens (`demo-tokens.json`, reused while each has an hour left), also written
+/// as `demo-tokens.env` for a shell (`source sightline-demo/demo-tokens.env` sets
+/// `ADMIN_TOKEN`, `INVESTIGATOR_TOKEN`, ...), both mode 0600.
 fn demo_tokens(data_dir: &Path, state: &AppState) -> Result<Value> {
+    let tokens = demo_tokens_json(data_dir, state)?;
+    let mut env = String::from("# sightline demo tokens: source this file in a shell\n");
+    for role in ROLES {
+        let token = tokens[role].as_str().unwrap_or_default();
+        env.push_str(&format!("export {}_TOKEN={token}\n", role.to_uppercase()));
+    }
+    write_private(&data_dir.join("demo-tokens.env"), env.as_bytes())?;
+    Ok(tokens)
+}
+
+/// Writes `bytes` to `path` with mode 0600.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+fn demo_tokens_json(data_dir: &Path, state: &AppState) -> Result<Value> {
     let path = data_dir.join("demo-tokens.json");
     let engine = state.engine();
     let key = engine
@@ -197,13 +228,6 @@ fn demo_tokens(data_dir: &Path, state: &AppState) -> Result<Value> {
         tokens.insert(name.into(), json!(token));
     }
     let tokens = Value::Object(tokens);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(serde_json::to_string_pretty(&tokens)?.as_bytes())?;
+    write_private(&path, serde_json::to_string_pretty(&tokens)?.as_bytes())?;
     Ok(tokens)
 }

@@ -112,8 +112,17 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
             & 0o777;
         assert_eq!(mode, 0o600, "master.key mode");
 
+        // The README's set-up step, with this demo's directory.
+        assert!(readme.contains("source sightline-demo/demo-tokens.env"));
+        let env_file = dir.path().join("demo-tokens.env");
+        let mode = std::fs::metadata(&env_file)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "demo-tokens.env mode");
         for (command, expected) in &examples {
-            let command = command.replace("127.0.0.1:7700", &format!("127.0.0.1:{port}"));
+            let command = format!(
+                "source '{}'\n{}",
+                env_file.display(),
+                command.replace("127.0.0.1:7700", &format!("127.0.0.1:{port}"))
+            );
             let output = Command::new("bash").arg("-c").arg(&command).output()?;
             let stdout = String::from_utf8_lossy(&output.stdout);
             let actual: Value = serde_json::from_str(&stdout)

@@ -209,13 +209,6 @@ fn caller_mistakes_get_clear_errors() -> Result<()> {
             "unsupported_media_type",
         ),
         (
-            "/v1/tenants/nobody/reads".to_string(),
-            "application/json",
-            json!([read_json(None, "c", now_ms(), "A1")]).to_string(),
-            404,
-            "tenant_not_found",
-        ),
-        (
             search.clone(),
             "application/json",
             json!({"plate": "A1"}).to_string(),
@@ -244,6 +237,24 @@ fn caller_mistakes_get_clear_errors() -> Result<()> {
             "invalid_request",
         ),
     ];
+    // Another tenant, existing or not, with this tenant's token: the same 403.
+    let own = node.with_token(&node.token_for(TENANT, "ingest")?);
+    let batch = json!([read_json(None, "c", now_ms(), "A1")]).to_string();
+    for other in ["nobody", "other"] {
+        if other == "other" {
+            node.create_tenant(other, 30)?;
+        }
+        let (status, answer) = own.post(
+            &format!("/v1/tenants/{other}/reads"),
+            "application/json",
+            &batch,
+        )?;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{other}: {answer}"
+        );
+    }
     for (path, content_type, body, want_status, want_code) in cases {
         let (status, answer) = node.post(&path, content_type, &body)?;
         assert_eq!(

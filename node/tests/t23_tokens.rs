@@ -76,6 +76,7 @@ fn tokens_verify_on_every_node_and_a_revocation_reaches_them_all() -> Result<()>
         assert_eq!(status, 403, "node {id}: an investigator may not mint");
         let (status, _) = cluster
             .node(id)?
+            .anonymous()
             .post_json("/v1/admin/tokens", &mint_request("ingest", "city"))?;
         assert_eq!(status, 401, "node {id}: no token");
     }

@@ -41,6 +41,7 @@ fn sigkill_mid_stream(configure: fn(&mut NodeConfig)) -> Result<()> {
     let mut node = Node::launch(dir.path(), config.clone(), &Launch::test()?)?;
     node.create_tenant("crash", 30)?;
     let url = node.url.clone();
+    let bearer = format!("Bearer {}", node.token_for("crash", "ingest")?);
     let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
     let sent = Arc::new(Mutex::new(Vec::<usize>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -48,7 +49,13 @@ fn sigkill_mid_stream(configure: fn(&mut NodeConfig)) -> Result<()> {
 
     let writers: Vec<_> = (0..3)
         .map(|writer| {
-            let (url, acked, sent, stop) = (url.clone(), acked.clone(), sent.clone(), stop.clone());
+            let (url, bearer, acked, sent, stop) = (
+                url.clone(),
+                bearer.clone(),
+                acked.clone(),
+                sent.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
                 let mut n = writer;
                 while !stop.load(Ordering::Relaxed) {
@@ -66,6 +73,8 @@ fn sigkill_mid_stream(configure: fn(&mut NodeConfig)) -> Result<()> {
                     sent.lock().map(|mut s| s.push(n)).ok();
                     let answer = ureq::post(&format!("{url}/v1/tenants/crash/reads"))
                         .set("Content-Type", "application/x-ndjson")
+                        .set("Authorization", &bearer)
+                        .set("Authorization", &bearer)
                         .timeout(Duration::from_secs(10))
                         .send_string(&ndjson(&reads));
                     match answer {
@@ -136,6 +145,10 @@ fn a_cluster_wide_power_loss_loses_no_acknowledged_batch() -> Result<()> {
     let leader = cluster.leader(Duration::from_secs(10))?;
     cluster.node(leader)?.create_tenant("crash", 30)?;
     let url = cluster.node(leader)?.url.clone();
+    let bearer = format!(
+        "Bearer {}",
+        cluster.node(leader)?.token_for("crash", "ingest")?
+    );
     let now = now_ms();
     let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -149,6 +162,7 @@ fn a_cluster_wide_power_loss_loses_no_acknowledged_batch() -> Result<()> {
                     .collect();
                 let answer = ureq::post(&format!("{url}/v1/tenants/crash/reads"))
                     .set("Content-Type", "application/x-ndjson")
+                    .set("Authorization", &bearer)
                     .timeout(Duration::from_secs(10))
                     .send_string(&ndjson(&reads));
                 match answer {

@@ -71,7 +71,7 @@ fn a_follower_streams_every_hotlist_hit_and_a_reconnect_resumes_on_another_node(
     )?;
     assert_eq!(status, 201, "{body}");
 
-    let stream = SseStream::open(&listener.url("/v1/tenants/city/alerts"), None)?;
+    let stream = listener.alerts("city", None)?;
     let now = now_ms();
     // Each batch: nine reads of other plates and one hit, alternating exact and fuzzy
     // (an OCR misread of KD40917). Batches alternate between the leader and the other
@@ -152,7 +152,7 @@ fn a_follower_streams_every_hotlist_hit_and_a_reconnect_resumes_on_another_node(
     for round in LIVE_HITS..LIVE_HITS + MISSED_HITS {
         send(round, &mut missed)?;
     }
-    let resumed = SseStream::open(&other.url("/v1/tenants/city/alerts"), Some(&last_id))?;
+    let resumed = other.alerts("city", Some(&last_id))?;
     let mut seen_again = BTreeMap::new();
     collect(
         &resumed,

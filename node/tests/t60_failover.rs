@@ -20,6 +20,7 @@ fn leader_sigkill_during_ingest_loses_and_duplicates_nothing() -> Result<()> {
     let mut cluster = Cluster::start(3, Settings::default())?;
     cluster.node(1)?.create_tenant("city", 30)?;
     let urls: Vec<String> = cluster.running().map(|n| n.url.clone()).collect();
+    let bearer = format!("Bearer {}", cluster.node(1)?.token_for("city", "ingest")?);
     let acked = Arc::new(Mutex::new(Vec::<(usize, Instant)>::new()));
     let sent = Arc::new(Mutex::new(Vec::<usize>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -27,8 +28,13 @@ fn leader_sigkill_during_ingest_loses_and_duplicates_nothing() -> Result<()> {
 
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            let (urls, acked, sent, stop) =
-                (urls.clone(), acked.clone(), sent.clone(), stop.clone());
+            let (urls, bearer, acked, sent, stop) = (
+                urls.clone(),
+                bearer.clone(),
+                acked.clone(),
+                sent.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(15))
@@ -46,6 +52,7 @@ fn leader_sigkill_during_ingest_loses_and_duplicates_nothing() -> Result<()> {
                     let answer = agent
                         .post(&format!("{url}/v1/tenants/city/reads"))
                         .set("Content-Type", "application/x-ndjson")
+                        .set("Authorization", &bearer)
                         .send_string(&ndjson(&reads));
                     if matches!(answer, Ok(ref r) if r.status() == 200) {
                         acked.lock().map(|mut a| a.push((n, Instant::now()))).ok();

@@ -14,6 +14,7 @@ use sightline_storage::time::format_rfc3339_ms;
 use super::body::{exact_plate, CoLocationBody, ConvoyBody, FrequencyBody};
 use super::{answer, default_to, prepare, render};
 use crate::audit::{self, Terms};
+use crate::auth::Principal;
 use crate::body::{audit_fields, bounded, parse_request, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -36,6 +37,7 @@ struct PlatesJson<T> {
 /// `POST /v1/tenants/{tenant}/search/co-location`
 pub async fn search_co_location(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
@@ -100,7 +102,7 @@ pub async fn search_co_location(
         min_places,
         limit,
     };
-    answer(&tenant_name, &terms, &audited, move || {
+    answer(&state, &caller, &tenant_name, &terms, &audited, move || {
         let answer = co_location(&engine, &query)?;
         let json = PlatesJson {
             total: answer.total,
@@ -115,6 +117,7 @@ pub async fn search_co_location(
 /// `POST /v1/tenants/{tenant}/search/convoy`
 pub async fn search_convoy(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
@@ -143,7 +146,7 @@ pub async fn search_convoy(
         min_co_occurrences: min_co,
         limit,
     };
-    answer(&tenant_name, &terms, &audited, move || {
+    answer(&state, &caller, &tenant_name, &terms, &audited, move || {
         let answer = convoy(&engine, &query)?;
         let json = PlatesJson {
             total: answer.total,
@@ -175,6 +178,7 @@ struct FrequencyJson {
 /// `POST /v1/tenants/{tenant}/search/frequency`
 pub async fn search_frequency(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
@@ -197,7 +201,7 @@ pub async fn search_frequency(
         from,
         to,
     };
-    answer(&tenant_name, &terms, &audited, move || {
+    answer(&state, &caller, &tenant_name, &terms, &audited, move || {
         let answer = frequency(&engine, &query)?;
         let json = FrequencyJson {
             total: answer.total,

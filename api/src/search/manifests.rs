@@ -15,6 +15,7 @@ use sightline_storage::time::format_rfc3339_ms;
 use super::body::{cursor, ManifestSearchBody, DEFAULT_LIMIT, MAX_LIMIT};
 use super::{answer, area_kind, default_to, prepare, render};
 use crate::audit::{self, Terms};
+use crate::auth::Principal;
 use crate::body::{audit_fields, bounded, parse_request, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -90,6 +91,7 @@ fn query_text(q: Option<&str>) -> Result<String, ApiError> {
 /// `POST /v1/tenants/{tenant}/search/manifests`
 pub async fn search_manifests(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -123,7 +125,7 @@ pub async fn search_manifests(
         limit,
         cursor,
     };
-    answer(&tenant_name, &terms, &audited, move || {
+    answer(&state, &caller, &tenant_name, &terms, &audited, move || {
         let page = run_search(&engine, &query)?;
         let answer = PageJson {
             hits: page.hits.iter().map(ManifestHit::of).collect(),

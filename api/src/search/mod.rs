@@ -21,6 +21,7 @@ use sightline_storage::time::now_ms;
 use sightline_storage::{Engine, TenantInfo};
 
 use crate::audit::{self, Terms};
+use crate::auth::Principal;
 use crate::body::{audit_fields, bounded, parse_request, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::Hit;
@@ -83,13 +84,15 @@ pub(crate) fn render<T: Serialize>(answer: &T) -> Result<Vec<u8>, ApiError> {
 /// the body) off the async runtime, then writes the search to the audit trail with the hit
 /// count, then answers.
 pub(crate) async fn answer(
+    state: &AppState,
+    caller: &Principal,
     tenant: &str,
     terms: &Terms,
     (case_number, reason): &(String, String),
     work: impl FnOnce() -> Result<(u64, Vec<u8>), ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let (hits, body) = blocking(work).await?;
-    audit::search(tenant, terms, case_number, reason, hits);
+    audit::search(state, caller, tenant, terms, case_number, reason, hits).await?;
     Ok(json_response(body))
 }
 
@@ -126,6 +129,7 @@ fn read_page(
 /// `POST /v1/tenants/{tenant}/search/plates`
 pub async fn search_plates(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -173,6 +177,8 @@ pub async fn search_plates(
         cursor,
     };
     answer(
+        &state,
+        &caller,
         &tenant_name,
         &terms,
         &audited,
@@ -184,6 +190,7 @@ pub async fn search_plates(
 /// `POST /v1/tenants/{tenant}/search/area`
 pub async fn search_area(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Principal>,
     Path(tenant_name): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -221,6 +228,8 @@ pub async fn search_area(
         cursor,
     };
     answer(
+        &state,
+        &caller,
         &tenant_name,
         &terms,
         &audited,

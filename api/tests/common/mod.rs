@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,9 @@ use axum::http::{Request, StatusCode};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use sightline_api::alerts::{AlertHub, DEFAULT_HELD};
+use sightline_api::auth::Role;
 use sightline_api::faults::OutgoingFaults;
+use sightline_api::routes::{resolve, Access};
 use sightline_api::{router, AppState, Cluster, ProposeError};
 use sightline_storage::alerts::AlertSinkHandle;
 use sightline_storage::{
@@ -56,10 +59,10 @@ impl Cluster for Local {
         _: String,
         _: String,
     ) -> BoxFuture<'static, Result<Value, ProposeError>> {
-        Box::pin(async { Err(ProposeError::Refused("single node".into())) })
+        Box::pin(async { Ok(json!({"members": []})) })
     }
     fn remove_node(&self, _: u64) -> BoxFuture<'static, Result<Value, ProposeError>> {
-        Box::pin(async { Err(ProposeError::Refused("single node".into())) })
+        Box::pin(async { Ok(json!({"members": []})) })
     }
     fn ready(&self) -> BoxFuture<'static, bool> {
         Box::pin(async { true })
@@ -92,6 +95,8 @@ pub struct Api {
     router: axum::Router,
     /// What the router serves from (to mint tokens, read the engine).
     pub state: AppState,
+    /// Tokens minted so far, by (tenant or `*`, role).
+    tokens: Mutex<HashMap<(String, Role), String>>,
 }
 
 impl Api {
@@ -130,10 +135,14 @@ impl Api {
             alerts,
             max_token_ttl_ms: sightline_api::auth::DEFAULT_MAX_TTL_MS,
         };
+        sightline_api::tokens::ensure_signing_key(&state)
+            .await
+            .unwrap();
         let api = Api {
             _dir: dir,
             router: router(state.clone()),
             state,
+            tokens: Mutex::new(HashMap::new()),
         };
         let (status, body) = api
             .call("PUT", "/v1/admin/tenants/t", json!({"retention_days": 30}))
@@ -150,6 +159,11 @@ impl Api {
         api
     }
 
+    /// The router's answer to `request`, body unread (an SSE stream never ends).
+    pub async fn respond(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
         self.raw(method, path, body.to_string()).await
     }
@@ -158,7 +172,32 @@ impl Api {
         self.with_headers(method, path, &[], body).await
     }
 
-    /// As [`Api::raw`], with extra request headers.
+    /// A token of `role` for `tenant` (`*`: every tenant), minted once.
+    pub fn token(&self, tenant: &str, role: Role) -> String {
+        let mut tokens = self.tokens.lock().unwrap();
+        tokens
+            .entry((tenant.to_string(), role))
+            .or_insert_with(|| {
+                let key = self.state.engine().signing_key().unwrap();
+                sightline_api::auth::issue(&key, "api-tests", tenant, role, Some(3_600_000)).0
+            })
+            .clone()
+    }
+
+    /// The token a well-behaved caller of `method path` holds: the first role the route's
+    /// rule admits, for the path's tenant (a cluster-wide admin for the other routes).
+    pub fn token_for(&self, method: &str, path: &str) -> Option<String> {
+        let method: axum::http::Method = method.parse().ok()?;
+        let (endpoint, tenant) = resolve(&method, path)?;
+        match endpoint.access {
+            Access::Public => None,
+            Access::Tenant(roles) => Some(self.token(tenant.as_deref()?, roles[0])),
+            Access::Cluster(roles) | Access::Handler(roles) => Some(self.token("*", roles[0])),
+        }
+    }
+
+    /// As [`Api::raw`], with extra request headers; without an `authorization` header the
+    /// request carries [`Api::token_for`] its route (an empty one: no token).
     pub async fn with_headers(
         &self,
         method: &str,
@@ -171,7 +210,18 @@ impl Api {
             .uri(path)
             .header("content-type", "application/json");
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            // An empty `authorization` asks for no token at all.
+            if !value.is_empty() {
+                request = request.header(*name, *value);
+            }
+        }
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        {
+            if let Some(token) = self.token_for(method, path) {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
         }
         let request = request.body(Body::from(body)).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();

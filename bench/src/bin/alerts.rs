@@ -19,8 +19,7 @@ use sightline_bench::load::send_batches;
 use sightline_bench::stats::Summary;
 use sightline_bench::synth::{Workload, WorkloadParams};
 use sightline_chaos::process::Launch;
-use sightline_chaos::sse::SseStream;
-use sightline_chaos::{Cluster, Settings};
+use sightline_chaos::{Client, Cluster, Settings};
 use sightline_storage::time::{now_ms, DAY_MS};
 
 const HITS_PER_BATCH: usize = 2;
@@ -82,7 +81,7 @@ fn make_batches(reads: usize, batch: usize, hits: bool, seed: u64) -> Vec<Batch>
 /// Sends every batch to `url` from `clients` threads; returns (reads/s, when each hit's
 /// batch was acknowledged).
 fn ingest(
-    url: &str,
+    client: &Client,
     tenant: &str,
     batches: &Arc<Vec<Batch>>,
     clients: usize,
@@ -91,7 +90,8 @@ fn ingest(
     let acked = Arc::new(Mutex::new(HashMap::new()));
     let (record, hits) = (acked.clone(), batches.clone());
     let (total, took) = send_batches(
-        &format!("{url}/v1/tenants/{tenant}/reads"),
+        &client.url(&format!("/v1/tenants/{tenant}/reads")),
+        &client.token_for(tenant, "ingest")?,
         bodies,
         clients,
         Arc::new(move |i: usize, at: Instant| {
@@ -107,12 +107,10 @@ fn ingest(
     Ok((rate, acked))
 }
 
-fn put(url: &str, body: serde_json::Value) -> Result<()> {
-    let response = ureq::put(url)
-        .set("Content-Type", "application/json")
-        .send_string(&body.to_string())?;
-    if !(200..300).contains(&response.status()) {
-        bail!("PUT {url} answered {}", response.status());
+fn put(client: &Client, path: &str, body: serde_json::Value) -> Result<()> {
+    let (status, answer) = client.put_json(path, &body)?;
+    if !(200..300).contains(&status) {
+        bail!("PUT {path} answered {status}: {answer}");
     }
     Ok(())
 }
@@ -146,6 +144,7 @@ fn main() -> Result<()> {
         rust_log: "error,openraft=off".into(),
         log_file: None,
         master_key_hex: "42".repeat(32),
+        admin_token_file: None,
     };
     let settings = Settings {
         node_defaults: true,
@@ -155,30 +154,30 @@ fn main() -> Result<()> {
     let hot = Arc::new(make_batches(reads, batch, true, 2));
     let cluster = Cluster::start_in(None, nodes, settings, launch)?;
     let leader = cluster.leader(Duration::from_secs(30))?;
-    let url = cluster.node(leader)?.url.clone();
+    let client = cluster.node(leader)?.client.clone();
     let listen_on = (1..=nodes).find(|id| *id != leader).unwrap_or(leader);
     for tenant in ["plain", "hot"] {
         put(
-            &format!("{url}/v1/admin/tenants/{tenant}"),
+            &client,
+            &format!("/v1/admin/tenants/{tenant}"),
             json!({"retention_days": 30}),
         )?;
     }
     put(
-        &format!("{url}/v1/tenants/hot/hotlists/exact"),
+        &client,
+        "/v1/tenants/hot/hotlists/exact",
         json!({"plates": (0..EXACT_PLATES).map(exact_plate).collect::<Vec<_>>()}),
     )?;
     put(
-        &format!("{url}/v1/tenants/hot/hotlists/fuzzy"),
+        &client,
+        "/v1/tenants/hot/hotlists/fuzzy",
         json!({"plates": (0..FUZZY_PLATES).map(fuzzy_plate).collect::<Vec<_>>(), "match": "fuzzy"}),
     )?;
 
-    let (plain_rate, _) = ingest(&url, "plain", &plain, clients)?;
+    let (plain_rate, _) = ingest(&client, "plain", &plain, clients)?;
     eprintln!("no hotlists: {plain_rate:.0} reads/s");
 
-    let stream = SseStream::open(
-        &cluster.node(listen_on)?.url("/v1/tenants/hot/alerts"),
-        None,
-    )?;
+    let stream = cluster.node(listen_on)?.alerts("hot", None)?;
     let want: usize = hot.iter().map(|b| b.hits.len()).sum();
     let listener = std::thread::spawn(move || -> Result<HashMap<String, Instant>> {
         let mut seen = HashMap::new();
@@ -201,7 +200,7 @@ fn main() -> Result<()> {
         }
         Ok(seen)
     });
-    let (hot_rate, acked) = ingest(&url, "hot", &hot, clients)?;
+    let (hot_rate, acked) = ingest(&client, "hot", &hot, clients)?;
     eprintln!("with hotlists: {hot_rate:.0} reads/s");
     let seen = listener
         .join()

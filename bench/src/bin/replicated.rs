@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use sightline_chaos::process::Launch;
-use sightline_chaos::{Cluster, Settings};
+use sightline_chaos::{Client, Cluster, Settings};
 
 const BATCH: usize = 10_000;
 const CLIENTS: usize = 2;
@@ -75,12 +75,11 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// Sends every batch to `url` from `CLIENTS` threads; returns reads/s.
-fn ingest(url: &str, batches: &Arc<Vec<String>>) -> Result<f64> {
-    ureq::put(&format!("{url}/v1/admin/tenants/bench"))
-        .set("Content-Type", "application/json")
-        .send_string(r#"{"retention_days": 30}"#)?;
+fn ingest(client: &Client, batches: &Arc<Vec<String>>) -> Result<f64> {
+    client.create_tenant("bench", 30)?;
     let (total, took) = sightline_bench::load::send_batches(
-        &format!("{url}/v1/tenants/bench/reads"),
+        &client.url("/v1/tenants/bench/reads"),
+        &client.token_for("bench", "ingest")?,
         batches.clone(),
         CLIENTS,
         Arc::new(|_, _| {}),
@@ -116,6 +115,7 @@ fn main() -> Result<()> {
         rust_log: "error,openraft=off".into(),
         log_file: None,
         master_key_hex: "42".repeat(32),
+        admin_token_file: None,
     };
     let settings = Settings {
         node_defaults: true,
@@ -126,7 +126,7 @@ fn main() -> Result<()> {
     for size in [1u64, 3] {
         let cluster = Cluster::start_in(None, size, settings, launch.clone())?;
         let leader = cluster.leader(Duration::from_secs(30))?;
-        let rate = ingest(&cluster.node(leader)?.url, &batches)?;
+        let rate = ingest(&cluster.node(leader)?.client, &batches)?;
         eprintln!("{size} node(s): {rate:.0} reads/s");
         results.push((size, rate));
         drop(cluster);

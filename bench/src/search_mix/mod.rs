@@ -379,6 +379,7 @@ pub fn run(
     let plans = plan(w, cfg.warmup, cfg.measured, cfg.seed, now);
     let plan_seconds = t.elapsed().as_secs_f64();
     let client = agent(Duration::from_secs(60));
+    let bearer = server.bearer(tenant, "investigator")?;
     let pids = [std::process::id(), server.pid()];
     let mut classes = Vec::new();
     for (class, planned) in plans {
@@ -424,6 +425,7 @@ pub fn run(
             let answer = client
                 .post(&url)
                 .set("Content-Type", "application/json")
+                .set("Authorization", &bearer)
                 .send_string(&body);
             let (status, text) = match answer {
                 Ok(r) => (r.status(), r.into_string()?),

@@ -179,6 +179,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
             .unwrap_or_else(|_| "warn,openraft=error".into()),
         log_file: None,
         master_key_hex: TEST_MASTER_KEY_HEX.into(),
+        admin_token_file: None,
     };
     let settings = Settings {
         fault_injection: true,
@@ -196,10 +197,14 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         .create_tenant(workload::TENANT, 30)
         .context("creating the workload's tenant")?;
 
+    let admin_token = cluster.admin_token_file()?;
     let clients: Vec<Client> = cluster
         .members
         .iter()
-        .map(|m| Client::with_timeout(format!("http://{}", m.http_addr()), Duration::from_secs(12)))
+        .map(|m| {
+            Client::with_timeout(format!("http://{}", m.http_addr()), Duration::from_secs(12))
+                .acting_with(&admin_token)
+        })
         .collect();
     let history = Arc::new(History::default());
     let shared = Shared::new(clients, history.clone(), options.seed);

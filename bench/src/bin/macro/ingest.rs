@@ -20,6 +20,7 @@ impl IngestResult {
 pub(crate) fn ingest(server: &Server, bodies: &[String], clients: usize) -> Result<IngestResult> {
     let sizes: Vec<usize> = bodies.iter().map(|b| b.lines().count()).collect();
     let url = server.url(&format!("/v1/tenants/{TENANT}/reads"));
+    let bearer = server.bearer(TENANT, "ingest")?;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let pid = server.pid();
@@ -40,6 +41,7 @@ pub(crate) fn ingest(server: &Server, bodies: &[String], clients: usize) -> Resu
                         let answer = client
                             .post(&url)
                             .set("Content-Type", "application/x-ndjson")
+                            .set("Authorization", &bearer)
                             .send_string(body);
                         let checked = respond(answer).and_then(|(status, answer)| {
                             let accepted = answer["accepted"].as_u64();

@@ -149,6 +149,7 @@ pub(crate) fn run_searches(
 ) -> Result<SearchResult> {
     let url = server.url(&format!("/v1/tenants/{TENANT}/search/plates"));
     let client = agent(Duration::from_secs(10));
+    let bearer = server.bearer(TENANT, "investigator")?;
     let plan = plan_searches(workload, args.warmup, args.searches, seed);
     let pids = [std::process::id(), server.pid()];
     search_loop(&plan, args.warmup, &pids, |(sent, plate, expected)| {
@@ -165,6 +166,7 @@ pub(crate) fn run_searches(
         let answer = client
             .post(&url)
             .set("Content-Type", "application/json")
+            .set("Authorization", &bearer)
             .send_string(&body);
         let (status, text) = match answer {
             Ok(r) => (r.status(), r.into_string()?),

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// A valid token whose role or tenant does not allow the request.
     Forbidden,
+    /// The token is over its rate (429, with `Retry-After`).
+    RateLimited,
     /// The tenant does not exist.
     TenantNotFound,
     /// No such route.
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TenantNotFound => "tenant_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotImplemented => "not_implemented",
@@ -84,6 +87,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TenantNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,6 +107,8 @@ pub struct ApiError {
     pub message: String,
     /// Structured details (field errors).
     pub details: Vec<Value>,
+    /// Seconds a `rate_limited` caller should wait (the `Retry-After` header).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -112,6 +118,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            retry_after_s: None,
         }
     }
 
@@ -122,6 +129,7 @@ impl ApiError {
             code,
             message: format!("{field} {reason}"),
             details: vec![json!({"field": field, "reason": reason})],
+            retry_after_s: None,
         }
     }
 
@@ -141,6 +149,7 @@ impl ApiError {
             code: ErrorCode::InvalidRecords,
             message,
             details,
+            retry_after_s: None,
         }
     }
 
@@ -162,7 +171,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code.as_str(), "message": self.message, "details": self.details}});
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -6,12 +6,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use sightline_storage::prepare::{prepare_manifests, prepare_reads, prepare_samples};
 use sightline_storage::record::{validate_manifest, validate_read, validate_sample};
 use sightline_storage::time::now_ms;
 use sightline_storage::{ApplyOutcome, Command, FieldError, TenantInfo};
+
+use crate::auth::Principal;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -189,6 +191,7 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
 
 async fn handle(
     state: AppState,
+    caller: Principal,
     tenant: String,
     kind: RecordKind,
     headers: HeaderMap,
@@ -200,6 +203,7 @@ async fn handle(
         .await
         .map_err(ApiError::internal)??;
     let accepted = records.len();
+    state.limits.ingest(&caller, accepted)?;
     #[cfg(feature = "planted-double-apply")]
     let again = records.clone();
     let (ids, outcome) = ingest(&state, &tenant, kind, records).await?;
@@ -236,29 +240,32 @@ async fn handle(
 /// `POST /v1/tenants/{tenant}/reads`
 pub async fn post_reads(
     State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    handle(state, tenant, RecordKind::Reads, headers, body).await
+    handle(state, caller, tenant, RecordKind::Reads, headers, body).await
 }
 
 /// `POST /v1/tenants/{tenant}/manifests`
 pub async fn post_manifests(
     State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    handle(state, tenant, RecordKind::Manifests, headers, body).await
+    handle(state, caller, tenant, RecordKind::Manifests, headers, body).await
 }
 
 /// `POST /v1/tenants/{tenant}/series`
 pub async fn post_series(
     State(state): State<AppState>,
+    Extension(caller): Extension<Principal>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    handle(state, tenant, RecordKind::Series, headers, body).await
+    handle(state, caller, tenant, RecordKind::Series, headers, body).await
 }

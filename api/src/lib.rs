@@ -16,6 +16,7 @@ pub mod faults;
 pub mod hotlists;
 pub mod ingest;
 pub mod json;
+pub mod limits;
 pub mod proposer;
 pub mod routes;
 pub mod search;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub alerts: Arc<alerts::AlertHub>,
     /// Longest lifetime `POST /v1/admin/tokens` grants (config `max_token_ttl`).
     pub max_token_ttl_ms: i64,
+    /// Per-token rate limits (config `[limits]`).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {

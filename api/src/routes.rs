@@ -209,6 +209,11 @@ pub async fn authorize(
         .await;
         return error.into_response();
     }
+    if is_search(&route) {
+        if let Err(error) = state.limits.search(&principal) {
+            return error.into_response();
+        }
+    }
     let admin = principal.claims.role == Role::Admin;
     request.extensions_mut().insert(principal.clone());
     let response = next.run(request).await;
@@ -223,6 +228,13 @@ pub async fn authorize(
         .await;
     }
     response
+}
+
+/// Whether `route` counts against a token's search rate ([`crate::limits`]).
+fn is_search(route: &str) -> bool {
+    route.contains("/search/")
+        || route.ends_with("/series/query")
+        || route.ends_with("/stats/reads")
 }
 
 /// Whether `principal` passes `access` for a request on `tenant` (the path's).

@@ -121,6 +121,8 @@ struct ConfigFile {
     block_cache: Option<String>,
     min_free_space: Option<String>,
     max_token_ttl: Option<String>,
+    #[serde(default)]
+    limits: LimitsFile,
     s3: Option<S3Config>,
     tls: Option<TlsConfig>,
     /// Accept a multi-node cluster without `[tls]` (plaintext Raft and HTTP).
@@ -130,6 +132,14 @@ struct ConfigFile {
     raft: RaftSettings,
     #[serde(default)]
     testing: TestingSettings,
+}
+
+/// `[limits]`: per-token rates (0: unlimited).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    ingest_records_per_s: Option<u32>,
+    searches_per_s: Option<u32>,
 }
 
 /// A validated node configuration. Cold-tier settings are accepted and validated so
@@ -148,6 +158,8 @@ pub struct Config {
     pub min_free_bytes: u64,
     /// Longest lifetime `POST /v1/admin/tokens` grants (`max_token_ttl`, default 24 h).
     pub max_token_ttl_ms: i64,
+    /// Per-token rate limits (`[limits]`).
+    pub limits: sightline_api::limits::LimitConfig,
     pub s3: Option<S3Config>,
     pub tls: Option<TlsConfig>,
     /// `insecure_plaintext = true`: more than one peer and no `[tls]` was asked for.
@@ -282,9 +294,21 @@ impl ConfigFile {
             })?,
             None => sightline_api::auth::DEFAULT_MAX_TTL_MS,
         };
+        let defaults = sightline_api::limits::LimitConfig::default();
+        let limits = sightline_api::limits::LimitConfig {
+            ingest_records_per_s: self
+                .limits
+                .ingest_records_per_s
+                .unwrap_or(defaults.ingest_records_per_s),
+            searches_per_s: self
+                .limits
+                .searches_per_s
+                .unwrap_or(defaults.searches_per_s),
+        };
         Ok(Config {
             min_free_bytes,
             max_token_ttl_ms,
+            limits,
             node_id,
             data_dir,
             http_addr,

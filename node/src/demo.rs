@@ -41,6 +41,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
         engine_wal: true,
         min_free_bytes: crate::config::DEFAULT_MIN_FREE_BYTES,
         max_token_ttl_ms: sightline_api::auth::DEFAULT_MAX_TTL_MS,
+        limits: sightline_api::limits::LimitConfig::default(),
         node_id: 1,
         data_dir: &data_dir,
         raft_addr: "127.0.0.1:0",

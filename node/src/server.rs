@@ -75,6 +75,8 @@ pub struct NodeSpec<'a> {
     pub min_free_bytes: u64,
     /// Longest token lifetime `POST /v1/admin/tokens` grants.
     pub max_token_ttl_ms: i64,
+    /// Per-token rate limits.
+    pub limits: sightline_api::limits::LimitConfig,
 }
 
 /// Opens the engine under `spec.data_dir` and starts Raft in front of it.
@@ -93,6 +95,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         engine_wal,
         min_free_bytes,
         max_token_ttl_ms,
+        limits,
     } = spec;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -180,6 +183,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
         space: sightline_api::space::SpaceGuard::new(data_dir, min_free_bytes),
         alerts,
         max_token_ttl_ms,
+        limits: Arc::new(sightline_api::limits::Limits::new(limits)),
     };
     Ok(StartedNode { state, raft })
 }
@@ -328,6 +332,7 @@ pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<
         engine_wal: config.testing.engine_wal,
         min_free_bytes: config.min_free_bytes,
         max_token_ttl_ms: config.max_token_ttl_ms,
+        limits: config.limits,
     };
     if fault_injection {
         tracing::warn!("fault injection is enabled: POST /v1/admin/faults can break this node's replication and skew its clock");

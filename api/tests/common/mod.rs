@@ -116,6 +116,15 @@ impl Api {
 
     /// A router whose writes are admitted by `space`.
     pub async fn with(fault_injection: bool, space: sightline_api::space::SpaceGuard) -> Api {
+        Api::with_limits(fault_injection, space, Default::default()).await
+    }
+
+    /// The same, with per-token rate `limits`.
+    pub async fn with_limits(
+        fault_injection: bool,
+        space: sightline_api::space::SpaceGuard,
+        limits: sightline_api::limits::LimitConfig,
+    ) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let alerts = Arc::new(AlertHub::new(DEFAULT_HELD));
         let mut config = EngineConfig::new(dir.path());
@@ -134,6 +143,7 @@ impl Api {
             space,
             alerts,
             max_token_ttl_ms: sightline_api::auth::DEFAULT_MAX_TTL_MS,
+            limits: Arc::new(sightline_api::limits::Limits::new(limits)),
         };
         sightline_api::tokens::ensure_signing_key(&state)
             .await

@@ -71,7 +71,7 @@ pub async fn put_tenant(
             "must not exceed retention_days",
         ));
     }
-    let keys = WrappedTenantKeys::generate(state.engine().master_key(), &name);
+    let keys = WrappedTenantKeys::generate(&state.engine().wrapping_key(), &name);
     let command = Command::UpsertTenant {
         name: name.clone(),
         policy: TenantPolicy {

@@ -149,6 +149,11 @@ fn parse_wrapped(wrapped: &[u8]) -> Option<Wrapped<'_>> {
     }
 }
 
+/// Whether `wrapped` has the shape of a wrapped key, in either format.
+pub fn is_wrapped_key(wrapped: &[u8]) -> bool {
+    parse_wrapped(wrapped).is_some()
+}
+
 /// The master key that wrapped `wrapped`, if it names one (`None`: a legacy or malformed
 /// wrapped key).
 pub fn wrapped_by(wrapped: &[u8]) -> Option<Fingerprint> {

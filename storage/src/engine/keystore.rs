@@ -22,7 +22,9 @@ use super::Engine;
 use crate::command::{ApplyOutcome, Command, RewrappedKey};
 use crate::crypto::{DataKey, TokenKey};
 use crate::error::{Result, StorageError};
-use crate::keyring::{wrap_context, wrapped_by, Fingerprint, MasterKey, TenantKeys, WRAPPED_LEN};
+use crate::keyring::{
+    is_wrapped_key, wrap_context, wrapped_by, Fingerprint, MasterKey, TenantKeys, WRAPPED_LEN,
+};
 use crate::keys::{cf, meta};
 
 /// `meta` key of the cluster's master key fingerprint (8 bytes).
@@ -206,8 +208,13 @@ impl Engine {
         let reject = |reason: String| Ok(Some(ApplyOutcome::Rejected { reason }));
         let mut named = None;
         for key in wrapped {
-            let Some(fingerprint) = wrapped_by(key).filter(|_| key.len() == WRAPPED_LEN) else {
-                return reject("a wrapped key is not in the current format".into());
+            if !is_wrapped_key(key) {
+                return reject("a wrapped key is malformed".into());
+            }
+            // A key of the format without fingerprint comes only from a log entry written by
+            // an earlier build: admitted as that build admitted it.
+            let Some(fingerprint) = wrapped_by(key) else {
+                continue;
             };
             if named.is_some_and(|n| n != fingerprint) {
                 return reject("the wrapped keys name different master keys".into());

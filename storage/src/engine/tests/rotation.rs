@@ -279,3 +279,65 @@ fn a_rewrap_prepared_before_a_change_or_naming_another_key_is_rejected() {
     ));
     assert_eq!(engine.key_version(1).unwrap(), 2);
 }
+
+/// The wrapped format of builds before fingerprints: nonce, then the sealed key.
+fn legacy_wrap(master: &[u8; 32], context: &str, key: &[u8; 32]) -> Vec<u8> {
+    use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+    use aes_gcm_siv::{Aes256GcmSiv, Key, Nonce};
+    let cipher = Aes256GcmSiv::new(&Key::<Aes256GcmSiv>::from(*master));
+    let nonce = [7u8; 12];
+    let payload = Payload {
+        msg: key,
+        aad: context.as_bytes(),
+    };
+    let sealed = cipher.encrypt(&Nonce::from(nonce), payload).unwrap();
+    [nonce.as_slice(), &sealed].concat()
+}
+
+#[test]
+fn keys_wrapped_by_an_earlier_build_are_admitted_opened_and_rewrapped() {
+    use crate::keyring::wrap_context;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open_with(dir.path(), MasterKey::from_bytes(&A)).unwrap();
+    // A log entry written by an earlier build, replayed.
+    let legacy = Command::UpsertTenant {
+        name: "acme".into(),
+        policy: TenantPolicy::default(),
+        keys: WrappedTenantKeys {
+            token_key: legacy_wrap(&A, &wrap_context("acme", 0), &[1; 32]),
+            data_key: legacy_wrap(&A, &wrap_context("acme", 1), &[2; 32]),
+        },
+    };
+    assert!(matches!(
+        engine.apply(pos(1), &legacy).unwrap(),
+        ApplyOutcome::Tenant { created: true, .. }
+    ));
+    assert_eq!(engine.cluster_master(), None);
+    engine
+        .apply(
+            pos(2),
+            &reads_command(&engine, 1, &[("ROT1", None, now_ms())]),
+        )
+        .unwrap();
+    let census = engine.wrapped_keys().unwrap();
+    assert!(census.iter().all(|k| k.master.is_none()), "{census:?}");
+    // A rotation to the same master key rewrites them in the format that names it.
+    let rewrap = engine
+        .prepare_rewrap()
+        .unwrap()
+        .expect("legacy keys to rewrite");
+    assert!(matches!(
+        engine.apply(pos(3), &rewrap).unwrap(),
+        ApplyOutcome::Rewrapped { keys: 2 }
+    ));
+    let a = MasterKey::from_bytes(&A).fingerprint();
+    assert!(engine
+        .wrapped_keys()
+        .unwrap()
+        .iter()
+        .all(|k| k.master == Some(a)));
+    drop(engine);
+    let engine = open_with(dir.path(), MasterKey::from_bytes(&A)).unwrap();
+    assert_eq!(engine.cluster_master(), Some(a));
+    assert_eq!(all_reads_open(&engine, 1), 1);
+}

@@ -251,6 +251,33 @@ fn rotations_keep_every_phase_searchable_and_new_reads_on_the_new_version() -> R
     cluster.restart(3)?;
     cluster.node(3)?.wait_ready(Duration::from_secs(30))?;
     check_searches(&cluster, 4, "node 3 restarted with the right key")?;
+
+    // The thin client: `sightline admin rotate-key --tenant` and `--master`.
+    let cli = |args: &[&str]| -> Result<serde_json::Value> {
+        let url = cluster.node(1)?.url("");
+        let out = std::process::Command::new(sightline_chaos::sightline_binary()?)
+            .args(["admin", "rotate-key"])
+            .args(args)
+            .args(["--url", &url, "--token", &admin_token, "--output", "json"])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "sightline admin rotate-key {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    assert_eq!(
+        cli(&["--tenant", TENANT])?,
+        json!({"tenant": TENANT, "key_version": 3})
+    );
+    let answer = cli(&["--master"])?;
+    assert_eq!(
+        (&answer["master_key"], &answer["changed"]),
+        (&json!(new), &json!(false)),
+        "{answer}"
+    );
     let dirs: Vec<_> = (1..=3)
         .map(|id| cluster.node(id).map(|n| n.data_dir().to_path_buf()))
         .collect::<Result<_>>()?;

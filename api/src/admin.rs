@@ -71,7 +71,7 @@ pub async fn put_tenant(
             "must not exceed retention_days",
         ));
     }
-    let keys = WrappedTenantKeys::generate(state.engine().master_key(), &name);
+    let keys = WrappedTenantKeys::generate(&state.engine().wrapping_key(), &name);
     let command = Command::UpsertTenant {
         name: name.clone(),
         policy: TenantPolicy {
@@ -105,7 +105,7 @@ pub async fn put_tenant(
 
 /// `GET /v1/admin/tenants/{tenant}[?consistency=follower]`: linearizable by default, like
 /// a search (the read-index step first), so a policy change acknowledged by any node is
-/// seen here.
+/// seen here. Also answers `key_version`, the data key version new values are sealed with.
 pub async fn get_tenant(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -140,11 +140,14 @@ pub async fn get_tenant(
     if linearizable {
         state.cluster.read_barrier().await?;
     }
-    let info = state
-        .engine()
+    let engine = state.engine();
+    let info = engine
         .tenant(&name)
         .ok_or_else(|| ApiError::tenant_not_found(&name))?;
-    Ok(Json(tenant_json(&info)))
+    let mut body = tenant_json(&info);
+    // The data key version new values are sealed with (keys.rs rotates it).
+    body["key_version"] = json!(engine.key_version(info.id).map_err(ApiError::internal)?);
+    Ok(Json(body))
 }
 
 /// `POST /v1/admin/compact`: a full compaction now; retention deletes happen here.

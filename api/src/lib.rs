@@ -16,6 +16,7 @@ pub mod faults;
 pub mod hotlists;
 pub mod ingest;
 pub mod json;
+pub mod keys;
 pub mod limits;
 pub mod proposer;
 pub mod routes;

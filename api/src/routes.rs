@@ -24,7 +24,9 @@ use axum::Router;
 
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::{admin, alerts, faults, hotlists, ingest, search, series, stats, tokens, AppState};
+use crate::{
+    admin, alerts, faults, hotlists, ingest, keys, search, series, stats, tokens, AppState,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +87,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Tenant administration: an admin of that tenant or of every tenant.
     endpoint!(PUT "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), put(admin::put_tenant)),
     endpoint!(GET "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), get(admin::get_tenant)),
+    // A tenant's data key rotation: an admin of that tenant or of every tenant.
+    endpoint!(POST "/v1/admin/tenants/{tenant}/keys/rotate", Access::Tenant(ADMIN), post(keys::rotate_tenant_key)),
     // Cluster administration: a cluster-wide admin.
+    // Master keys wrap every tenant's keys: a cluster-wide admin.
+    endpoint!(GET "/v1/admin/keys", Access::Cluster(ADMIN), get(keys::key_status)),
+    endpoint!(POST "/v1/admin/keys/rotate-master", Access::Cluster(ADMIN), post(keys::rotate_master_key)),
     endpoint!(POST "/v1/admin/compact", Access::Cluster(ADMIN), post(admin::compact)),
     endpoint!(GET "/v1/admin/checksum", Access::Cluster(ADMIN), get(admin::checksum)),
     endpoint!(POST "/v1/admin/faults", Access::Cluster(ADMIN), post(faults::post_faults)),

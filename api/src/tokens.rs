@@ -180,7 +180,8 @@ pub async fn ensure_signing_key(state: &AppState) -> Result<[u8; 32], ApiError> 
         if let Some(key) = state.engine().signing_key() {
             return Ok(key);
         }
-        let wrapped = sightline_storage::keyring::generate_signing_key(state.engine().master_key());
+        let wrapped =
+            sightline_storage::keyring::generate_signing_key(&state.engine().wrapping_key());
         match state
             .cluster
             .propose(Command::SetSigningKey { wrapped })

@@ -54,6 +54,11 @@ fn sample(method: &Method, template: &str) -> Option<(String, Value, Option<Setu
             s("/v1/admin/tenants/t", json!({"retention_days": 30}))
         }
         ("GET", "/v1/admin/tenants/{tenant}") => s("/v1/admin/tenants/t", Value::Null),
+        ("POST", "/v1/admin/tenants/{tenant}/keys/rotate") => {
+            s("/v1/admin/tenants/t/keys/rotate", Value::Null)
+        }
+        ("GET", "/v1/admin/keys") => s("/v1/admin/keys", Value::Null),
+        ("POST", "/v1/admin/keys/rotate-master") => s("/v1/admin/keys/rotate-master", Value::Null),
         ("POST", "/v1/admin/compact") => s("/v1/admin/compact", Value::Null),
         ("GET", "/v1/admin/checksum") => s("/v1/admin/checksum", Value::Null),
         ("POST", "/v1/admin/faults") => s("/v1/admin/faults", json!({"clear": true})),

@@ -89,6 +89,9 @@ pub struct Cluster {
     pub nodes: Vec<Option<Node>>,
     settings: Settings,
     launch: Launch,
+    /// Master key file names in each member's directory: the current one and the previous
+    /// ones (`master.key` and none unless [`Cluster::set_master_key_files`] said otherwise).
+    master_key_files: (String, Vec<String>),
 }
 
 impl Cluster {
@@ -123,6 +126,7 @@ impl Cluster {
             nodes: Vec::new(),
             settings,
             launch,
+            master_key_files: ("master.key".into(), Vec::new()),
         };
         for id in 1..=size {
             cluster.add_member(id)?;
@@ -152,6 +156,16 @@ impl Cluster {
         self.settings
     }
 
+    /// From the next (re)start on, every node reads its master key from `current` and its
+    /// previous ones from `previous`, file names in its own directory (a master key
+    /// rotation). The files are the caller's to write.
+    pub fn set_master_key_files(&mut self, current: &str, previous: &[&str]) {
+        self.master_key_files = (
+            current.to_string(),
+            previous.iter().map(|p| p.to_string()).collect(),
+        );
+    }
+
     /// Reserves ports and a directory for node `id` (not started).
     pub fn add_member(&mut self, id: u64) -> Result<()> {
         self.members.push(Member {
@@ -178,6 +192,13 @@ impl Cluster {
         let me = self.member(id)?;
         let s = self.settings;
         let mut config = NodeConfig::single(&me.dir, id, me.http_port);
+        config.master_key_file = me.dir.join(&self.master_key_files.0);
+        config.previous_master_key_files = self
+            .master_key_files
+            .1
+            .iter()
+            .map(|name| me.dir.join(name))
+            .collect();
         config.raft_addr = Some(me.raft_addr());
         config.insecure_plaintext = self.members.len() > 1;
         config.min_free_space = s.min_free_mib.map(|mib| format!("{mib}MiB"));

@@ -138,6 +138,9 @@ pub struct NodeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raft_addr: Option<String>,
     pub master_key_file: PathBuf,
+    /// Earlier master keys, which only unwrap (a master key rotation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub previous_master_key_files: Vec<PathBuf>,
     pub block_cache: String,
     /// Writes are refused (507) below this much free space (`"256MiB"`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +165,7 @@ impl NodeConfig {
             http_addr: format!("127.0.0.1:{http_port}"),
             raft_addr: None,
             master_key_file: dir.join("master.key"),
+            previous_master_key_files: Vec::new(),
             block_cache: "64MiB".into(),
             min_free_space: None,
             insecure_plaintext: false,

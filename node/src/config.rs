@@ -118,6 +118,9 @@ struct ConfigFile {
     peers: Vec<Peer>,
     object_store: Option<String>,
     master_key_file: Option<PathBuf>,
+    /// Master keys that only unwrap (during a master key rotation).
+    #[serde(default)]
+    previous_master_key_files: Vec<PathBuf>,
     block_cache: Option<String>,
     min_free_space: Option<String>,
     max_token_ttl: Option<String>,
@@ -153,6 +156,9 @@ pub struct Config {
     pub peers: Vec<Peer>,
     pub object_store: String,
     pub master_key_file: Option<PathBuf>,
+    /// Earlier master keys: they unwrap what they wrapped and wrap nothing new, so that
+    /// `POST /v1/admin/keys/rotate-master` can rewrap under `master_key_file`.
+    pub previous_master_key_files: Vec<PathBuf>,
     pub block_cache_bytes: usize,
     /// Writes are refused (507) while the data directory has less free space than this.
     pub min_free_bytes: u64,
@@ -214,6 +220,12 @@ impl Config {
         }
         if let Some(v) = env("SIGHTLINE_MASTER_KEY_FILE") {
             file.master_key_file = Some(v.into());
+        }
+        if let Some(v) = env("SIGHTLINE_PREVIOUS_MASTER_KEY_FILES") {
+            // A list like PATH (`:` between files); empty means none.
+            file.previous_master_key_files = std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
         }
         if let Some(v) = env("SIGHTLINE_BLOCK_CACHE") {
             file.block_cache = Some(v);
@@ -316,6 +328,7 @@ impl ConfigFile {
             peers: self.peers,
             object_store,
             master_key_file: self.master_key_file,
+            previous_master_key_files: self.previous_master_key_files,
             block_cache_bytes,
             s3: self.s3,
             tls: self.tls,
@@ -438,6 +451,34 @@ ca = "/etc/sightline/cluster-ca.pem"
             "",
         );
         assert_eq!(load(&only_itself, &[]).unwrap().peers.len(), 1);
+    }
+
+    #[test]
+    fn previous_master_keys_come_from_the_file_or_the_environment() {
+        assert!(load(GOOD, &[])
+            .unwrap()
+            .previous_master_key_files
+            .is_empty());
+        let text = GOOD.replace(
+            "block_cache = ",
+            "previous_master_key_files = [\"/etc/sightline/old.key\"]\nblock_cache = ",
+        );
+        let config = load(&text, &[]).unwrap();
+        assert_eq!(
+            config.previous_master_key_files,
+            vec![PathBuf::from("/etc/sightline/old.key")]
+        );
+        let env = [(
+            "SIGHTLINE_PREVIOUS_MASTER_KEY_FILES",
+            "/k/one.key:/k/two.key",
+        )];
+        let config = load(&text, &env).unwrap();
+        assert_eq!(
+            config.previous_master_key_files,
+            vec![PathBuf::from("/k/one.key"), PathBuf::from("/k/two.key")]
+        );
+        let config = load(&text, &[("SIGHTLINE_PREVIOUS_MASTER_KEY_FILES", "")]).unwrap();
+        assert!(config.previous_master_key_files.is_empty());
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     let node = start_node(spec, master).await?;
     let state = node.state.clone();
     if state.engine().tenant(DEMO_TENANT).is_none() {
-        let keys = WrappedTenantKeys::generate(state.engine().master_key(), DEMO_TENANT);
+        let keys = WrappedTenantKeys::generate(&state.engine().wrapping_key(), DEMO_TENANT);
         let command = Command::UpsertTenant {
             name: DEMO_TENANT.into(),
             policy: TenantPolicy::default(),

@@ -2,6 +2,7 @@
 //! configuration, wiring storage, the command log and the HTTP API together, and the demo
 //! with its synthetic data. It holds no storage, query or protocol logic of its own.
 
+mod admin_cli;
 mod cluster;
 mod config;
 mod demo;
@@ -49,6 +50,11 @@ enum Commands {
         #[arg(long)]
         enable_fault_injection: bool,
     },
+    /// A thin client over the admin API.
+    Admin {
+        #[command(subcommand)]
+        command: admin_cli::AdminCommand,
+    },
     /// Form a new cluster of the configured peers on this node, then serve.
     Init {
         /// The TOML configuration (see docs/operations.md).
@@ -69,6 +75,9 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Commands::Admin { command } = cli.command {
+        return admin_cli::run(command);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -93,6 +102,7 @@ fn main() -> Result<()> {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
                 server::serve(config, true, enable_fault_injection).await
             }
+            Commands::Admin { .. } => Ok(()),
         }
     })
 }

@@ -36,6 +36,24 @@ pub fn load_master_key(file: Option<&Path>, create_if_missing: bool) -> Result<M
     key.with_context(|| format!("master key file {}", file.display()))
 }
 
+/// Adds the previous master keys (`previous_master_key_files`) to `master`: they unwrap what
+/// they wrapped and wrap nothing new. Each file must load; the error names it.
+pub fn with_previous_master_keys(master: MasterKey, files: &[PathBuf]) -> Result<MasterKey> {
+    let mut previous = Vec::with_capacity(files.len());
+    for file in files {
+        let key = MasterKey::load_file(file)
+            .with_context(|| format!("previous master key file {}", file.display()))?;
+        previous.push(key);
+    }
+    let master = master.with_previous(previous);
+    tracing::info!(
+        master_key = %master.fingerprint(),
+        previous_master_keys = ?master.previous_fingerprints().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "master keys (fingerprints)"
+    );
+    Ok(master)
+}
+
 /// How a node joins its cluster when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bootstrap {
@@ -297,6 +315,7 @@ async fn write_admin_token(data_dir: PathBuf, state: AppState) -> Result<()> {
 /// `sightline serve --config` (and `init`, which first forms the cluster).
 pub async fn serve(config: Config, init: bool, fault_injection: bool) -> Result<()> {
     let master = load_master_key(config.master_key_file.as_deref(), init)?;
+    let master = with_previous_master_keys(master, &config.previous_master_key_files)?;
     let bootstrap = match (init, config.peers.len() > 1) {
         (true, _) => Bootstrap::Peers,
         (false, true) => Bootstrap::Join,

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StorageError};
-use crate::keyring::WrappedTenantKeys;
+use crate::keyring::{Fingerprint, WrappedTenantKeys};
 use crate::keys::Token;
 
 /// Where a command sits in the log that ordered it. Storage treats it as opaque apart from
@@ -73,6 +73,17 @@ pub struct SealedSample {
     /// The sealed sample payload: its value and tags
     /// ([`crate::engine::series::encode_sample_payload`]).
     pub value: Vec<u8>,
+}
+
+/// One tenant key slot wrapped again by the new master key ([`Command::RewrapKeys`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewrappedKey {
+    /// Tenant id.
+    pub tenant: u32,
+    /// Key version (0 is the token key).
+    pub version: u32,
+    /// The same key, wrapped by the new master key.
+    pub wrapped: Vec<u8>,
 }
 
 /// A tenant's retention and tiering policy.
@@ -197,6 +208,31 @@ pub enum Command {
         /// The token id (the `id` of `POST /v1/admin/tokens`).
         id: [u8; 16],
     },
+    /// Adds data key `version` to a tenant: from its apply on, a node seals the tenant's
+    /// new values with it; values sealed under earlier versions still open (each names its
+    /// version). The key is generated and wrapped by the proposer. Applied only when
+    /// `version` is the tenant's newest plus one, so two rotations racing never both win.
+    RotateTenantKey {
+        /// Tenant id.
+        tenant: u32,
+        /// The new version.
+        version: u32,
+        /// The new data key, wrapped by the master key (context
+        /// [`crate::keyring::wrap_context`]).
+        wrapped: Vec<u8>,
+    },
+    /// Replaces every wrapped key (each tenant's key versions and the token signing key)
+    /// with the same key wrapped by master key `master`; no sealed value changes. Applied
+    /// only when it names exactly the slots stored (a key added since it was prepared would
+    /// be left under the old master otherwise) and every copy names `master`.
+    RewrapKeys {
+        /// Fingerprint of the master key that wrapped every copy.
+        master: Fingerprint,
+        /// Every tenant key slot, sorted by (tenant, version).
+        keys: Vec<RewrappedKey>,
+        /// The token signing key, if the cluster has one.
+        signing_key: Option<Vec<u8>>,
+    },
 }
 
 impl Command {
@@ -278,6 +314,16 @@ pub enum ApplyOutcome {
     Revoked {
         /// Whether it was already revoked.
         already: bool,
+    },
+    /// A tenant's data key version was added.
+    KeyRotated {
+        /// The tenant's key version new values are sealed with from now on.
+        version: u32,
+    },
+    /// Every wrapped key names the new master key.
+    Rewrapped {
+        /// How many wrapped keys the command carried.
+        keys: usize,
     },
 }
 

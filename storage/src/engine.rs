@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rocksdb::{
@@ -18,9 +18,8 @@ use crate::alerts::AlertSinkHandle;
 use crate::command::{
     ApplyOutcome, Command, LogPosition, SealedPlate, SealedRead, TenantPolicy, PROPOSAL_DEDUPE_MS,
 };
-use crate::crypto::{DataKey, TokenKey};
 use crate::error::{Result, StorageError};
-use crate::keyring::{wrap_context, MasterKey, TenantKeys, WrappedTenantKeys};
+use crate::keyring::{MasterKey, WrappedTenantKeys};
 use crate::keys::{self, cf, encode_ts, id_key, meta, series_key, IndexKey, RecordKey, Token};
 use crate::record::{Manifest, PlateRead};
 use crate::retention::RetentionTable;
@@ -104,7 +103,7 @@ pub struct Engine {
     pub(crate) db: DB,
     master: MasterKey,
     tenants: ArcSwap<TenantTable>,
-    keys: RwLock<HashMap<u32, Arc<TenantKeys>>>,
+    keys: keystore::KeyState,
     retention: RetentionTable,
     /// The replicated cluster clock ([`meta::CLOCK`]); [`NO_CLOCK`] until the first tick.
     clock: AtomicI64,
@@ -185,7 +184,7 @@ impl Engine {
             db,
             master,
             tenants: ArcSwap::from_pointee(TenantTable::default()),
-            keys: RwLock::new(HashMap::new()),
+            keys: keystore::KeyState::default(),
             retention,
             clock: AtomicI64::new(NO_CLOCK),
             dictionaries: dictionary::Dictionaries::default(),
@@ -197,6 +196,7 @@ impl Engine {
             wal: config.wal,
         };
         engine.load_tenants()?;
+        engine.load_keys()?;
         engine.load_dictionaries()?;
         engine.load_hotlists()?;
         engine.load_auth()?;
@@ -289,56 +289,10 @@ impl Engine {
         }
     }
 
-    /// The master key, for proposers that wrap new tenant keys.
+    /// This node's master keys as configured (proposers wrapping a new key use
+    /// [`Engine::wrapping_key`]).
     pub fn master_key(&self) -> &MasterKey {
         &self.master
-    }
-
-    /// A tenant's unwrapped keys, unwrapping and caching them on first use.
-    pub fn tenant_keys(&self, tenant: u32) -> Result<Arc<TenantKeys>> {
-        if let Ok(cache) = self.keys.read() {
-            if let Some(keys) = cache.get(&tenant) {
-                return Ok(keys.clone());
-            }
-        }
-        let info = self
-            .tenants
-            .load()
-            .by_id
-            .get(&tenant)
-            .cloned()
-            .ok_or_else(|| StorageError::UnknownTenant(tenant.to_string()))?;
-        let meta_cf = self.cf(cf::META)?;
-        let mut prefix = meta::KEY_PREFIX.to_vec();
-        prefix.extend_from_slice(&tenant.to_be_bytes());
-        prefix.push(b'/');
-        let mut token = None;
-        let mut data = std::collections::BTreeMap::new();
-        for item in self.db.prefix_iterator_cf(meta_cf, &prefix) {
-            let (key, wrapped) = item?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let version_bytes: [u8; 4] = key[prefix.len()..]
-                .try_into()
-                .map_err(|_| StorageError::corrupt("wrapped key id", "bad length"))?;
-            let version = u32::from_be_bytes(version_bytes);
-            let raw = self
-                .master
-                .unwrap_key(&wrap_context(&info.name, version), &wrapped)?;
-            if version == 0 {
-                token = Some(TokenKey::new(&raw));
-            } else {
-                data.insert(version, DataKey::new(version, &raw));
-            }
-        }
-        let token =
-            token.ok_or_else(|| StorageError::corrupt("tenant keys", "token key missing"))?;
-        let keys = Arc::new(TenantKeys { token, data });
-        if let Ok(mut cache) = self.keys.write() {
-            cache.insert(tenant, keys.clone());
-        }
-        Ok(keys)
     }
 
     /// Applies one command at `pos` as one atomic `WriteBatch` that also records `pos`.
@@ -380,6 +334,7 @@ impl Engine {
         let mut new_clock = None;
         let mut new_watermarks = None;
         let (mut new_signing_key, mut new_revocation) = (None, None);
+        let mut key_change = keystore::KeyChange::default();
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
             // `apply` unwraps proposals; one that reaches here wraps another.
@@ -404,7 +359,13 @@ impl Engine {
                 batch.put_cf(self.cf(cf::META)?, meta::MEMBERSHIP, config);
                 ApplyOutcome::Done
             }
-            Command::UpsertTenant { name, policy, keys } => {
+            Command::UpsertTenant { name, policy, keys } => 'upsert: {
+                let new_keys = [keys.token_key.as_slice(), &keys.data_key];
+                if self.tenant(name).is_none() {
+                    if let Some(no) = self.admit_wrapped(&mut batch, &new_keys, &mut key_change)? {
+                        break 'upsert no;
+                    }
+                }
                 let (info, created) = self.stage_tenant(&mut batch, name, *policy, keys)?;
                 let id = info.id;
                 new_watermarks = self.stage_watermarks(
@@ -443,9 +404,28 @@ impl Engine {
                 false => unknown_tenant(*tenant),
             },
             Command::SetSigningKey { wrapped } => {
-                let (outcome, key) = self.stage_signing_key(&mut batch, wrapped)?;
+                let (outcome, key) =
+                    self.stage_signing_key(&mut batch, wrapped, &mut key_change)?;
                 new_signing_key = key;
                 outcome
+            }
+            Command::RotateTenantKey {
+                tenant,
+                version,
+                wrapped,
+            } => match self.tenants.load().by_id.contains_key(tenant) {
+                true => {
+                    self.stage_rotate_key(&mut batch, *tenant, *version, wrapped, &mut key_change)?
+                }
+                false => unknown_tenant(*tenant),
+            },
+            Command::RewrapKeys {
+                master,
+                keys,
+                signing_key,
+            } => {
+                let signing_key = signing_key.as_deref();
+                self.stage_rewrap(&mut batch, *master, keys, signing_key, &mut key_change)?
             }
             Command::RevokeToken { id } => {
                 let (outcome, id) = self.stage_revocation(&mut batch, id)?;
@@ -561,6 +541,7 @@ impl Engine {
             self.reload_hotlists(tenant)?;
         }
         self.publish_auth(new_signing_key, new_revocation);
+        self.publish_keys(key_change);
         if let (Some(sink), Command::PutReads { tenant, .. }) = (&self.alerts, command) {
             if !written_reads.is_empty() {
                 // The batch is durable: a failure to raise its alerts must not fail it.
@@ -780,6 +761,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
 mod auth;
 mod dictionary;
 mod hotlists;
+mod keystore;
 mod maintenance;
 mod replicated;
 mod scan;
@@ -787,6 +769,7 @@ pub mod series;
 pub mod text;
 
 pub use hotlists::Hotlist;
+pub use keystore::WrappedKeyInfo;
 use replicated::read_watermarks;
 pub use text::ManifestSearcher;
 

@@ -21,6 +21,17 @@ pub enum StorageError {
     /// The master key could not be loaded or is malformed.
     #[error("master key: {0}")]
     MasterKey(String),
+    /// A wrapped key names a master key this node was not given.
+    #[error(
+        "{what} is wrapped by master key {fingerprint}, which this node was not given: \
+         configure that key's file as master_key_file or in previous_master_key_files"
+    )]
+    MasterKeyMissing {
+        /// The key slot (its wrap context).
+        what: String,
+        /// The fingerprint of the master key it needs.
+        fingerprint: String,
+    },
     /// A stored or replicated byte string did not decode.
     #[error("corrupt {what}: {reason}")]
     Corrupt {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use rocksdb::WriteBatch;
 
+use super::keystore::KeyChange;
 use super::Engine;
 use crate::command::ApplyOutcome;
 use crate::error::Result;
@@ -47,13 +48,16 @@ impl Engine {
     }
 
     /// Stages the signing key unless one is stored; returns the outcome and the key to
-    /// publish once the batch is durable.
+    /// publish once the batch is durable. Whether it is admitted depends on the replicated
+    /// state only (set once, and wrapped by the cluster's master key: see `keystore.rs`), never
+    /// on whether this node can unwrap it, so every replica decides alike.
     pub(super) fn stage_signing_key(
         &self,
         batch: &mut WriteBatch,
         wrapped: &[u8],
+        change: &mut KeyChange,
     ) -> Result<(ApplyOutcome, Option<[u8; 32]>)> {
-        if self.signing_key().is_some() {
+        if self.stored_signing_key()?.is_some() {
             return Ok((
                 ApplyOutcome::Rejected {
                     reason: "the cluster already has a signing key".into(),
@@ -61,21 +65,48 @@ impl Engine {
                 None,
             ));
         }
-        // A key this node cannot unwrap (another master key) is a deterministic rejection
-        // only if every node shares the master key, which a cluster requires anyway.
+        if let Some(rejected) = self.admit_wrapped(batch, &[wrapped], change)? {
+            return Ok((rejected, None));
+        }
+        batch.put_cf(self.cf(cf::META)?, SIGNING_KEY, wrapped);
         let key = match self.master.unwrap_key(SIGNING_KEY_CONTEXT, wrapped) {
-            Ok(key) => key,
-            Err(_) => {
-                return Ok((
-                    ApplyOutcome::Rejected {
-                        reason: "the signing key is not wrapped by the cluster's master key".into(),
-                    },
-                    None,
-                ))
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot unwrap the cluster's signing key; tokens are refused here");
+                None
             }
         };
+        Ok((ApplyOutcome::Done, key))
+    }
+
+    /// The stored (wrapped) signing key.
+    pub(super) fn stored_signing_key(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf::META)?, SIGNING_KEY)?)
+    }
+
+    /// Stages the signing key's copy under a new master key (a rewrap).
+    pub(super) fn stage_signing_key_copy(
+        &self,
+        batch: &mut WriteBatch,
+        wrapped: &[u8],
+    ) -> Result<()> {
         batch.put_cf(self.cf(cf::META)?, SIGNING_KEY, wrapped);
-        Ok((ApplyOutcome::Done, Some(key)))
+        Ok(())
+    }
+
+    /// Unwraps the stored signing key again (after a rewrap) if this node does not hold it.
+    pub(super) fn reload_signing_key(&self) {
+        if self.signing_key().is_some() {
+            return;
+        }
+        match self.stored_signing_key() {
+            Ok(Some(wrapped)) => match self.master.unwrap_key(SIGNING_KEY_CONTEXT, &wrapped) {
+                Ok(key) => self.auth.signing_key.store(Arc::new(Some(key))),
+                Err(e) => tracing::error!(error = %e, "cannot unwrap the cluster's signing key"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the signing key"),
+        }
     }
 
     /// Stages a revocation; returns the outcome and the id to publish once durable.

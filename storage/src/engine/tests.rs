@@ -18,7 +18,7 @@ fn pos(index: u64) -> LogPosition {
 }
 
 fn create_tenant(engine: &Engine, index: u64, name: &str, retention_days: u32) -> u32 {
-    let keys = WrappedTenantKeys::generate(engine.master_key(), name);
+    let keys = WrappedTenantKeys::generate(&engine.wrapping_key(), name);
     let policy = TenantPolicy {
         retention_days,
         hot_days: 1,
@@ -557,3 +557,5 @@ fn a_retried_proposal_applies_once_and_cannot_undo_a_newer_change() {
     engine.apply(pos(7), &later).unwrap();
     assert_eq!(count_ids(&engine), 0);
 }
+
+mod rotation;

@@ -157,6 +157,8 @@ pub async fn revoke_token(
         .cluster
         .propose(Command::RevokeToken { id: bytes })
         .await?;
+    // Applied on the leader; make this node refuse the token too before answering.
+    state.cluster.read_barrier().await?;
     let already = match outcome {
         ApplyOutcome::Revoked { already } => already,
         other => {

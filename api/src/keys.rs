@@ -11,6 +11,8 @@
 //! tenant created during a rewrap) is rejected by `apply` on every replica alike and
 //! prepared again here, a few times at most.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -64,6 +66,55 @@ fn check_wrapping(engine: &Engine) -> Result<(), ApiError> {
     }
 }
 
+/// What a rotation's preparation decided.
+enum Step {
+    /// Propose this command.
+    Propose(Command),
+    /// Nothing to propose: answer this.
+    Done(Value),
+}
+
+/// The loop both rotations share: after a read barrier, `prepare` builds the command from
+/// the state this node sees (off the async runtime); it is proposed, and `accepted` turns the outcome into the
+/// answer once this node has applied it too. A command `apply` rejected as stale (another
+/// key change won the race) is prepared again, [`ATTEMPTS`] times at most.
+async fn until_applied(
+    state: &AppState,
+    what: &str,
+    prepare: impl Fn(Arc<Engine>) -> Result<Step, ApiError> + Clone + Send + 'static,
+    accepted: impl Fn(ApplyOutcome) -> Option<Value>,
+) -> Result<Value, ApiError> {
+    let mut last = String::new();
+    for _ in 0..ATTEMPTS {
+        state.cluster.read_barrier().await?;
+        let (prepare, engine) = (prepare.clone(), state.engine());
+        // Reading and wrapping keys is storage and CPU work: off the async runtime.
+        let command = match crate::search::blocking(move || prepare(engine)).await? {
+            Step::Propose(command) => command,
+            Step::Done(answer) => return Ok(answer),
+        };
+        match state.cluster.propose(command).await? {
+            ApplyOutcome::Rejected { reason } => {
+                tracing::debug!(%reason, "{what} rejected; preparing it again");
+                last = reason;
+            }
+            outcome => {
+                let shown = format!("{outcome:?}");
+                let Some(answer) = accepted(outcome) else {
+                    return Err(ApiError::internal(format!("{what} applied as {shown}")));
+                };
+                // Applied on the leader; this node acts on it once it has applied it too.
+                state.cluster.read_barrier().await?;
+                return Ok(answer);
+            }
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Unavailable,
+        format!("the {what} kept racing other key changes ({last}); retry"),
+    ))
+}
+
 /// `POST /v1/admin/tenants/{tenant}/keys/rotate`: a new data key version for the tenant.
 /// From its apply on, a node seals the tenant's new values with it (the answering node as
 /// soon as it answers, the others within their replication lag); values sealed under earlier
@@ -76,49 +127,40 @@ pub async fn rotate_tenant_key(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     no_fields(body)?;
-    let mut last = String::new();
-    for _ in 0..ATTEMPTS {
-        state.cluster.read_barrier().await?;
-        let engine = state.engine();
-        let info = engine
-            .tenant(&name)
-            .ok_or_else(|| ApiError::tenant_not_found(&name))?;
-        check_wrapping(&engine)?;
-        let current = engine.key_version(info.id).map_err(preparing)?;
-        let version = current.checked_add(1).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                "the tenant has no key version left",
-            )
-        })?;
-        let wrapped = generate_data_key(&engine.wrapping_key(), &name, version);
-        let command = Command::RotateTenantKey {
-            tenant: info.id,
-            version,
-            wrapped,
-        };
-        match state.cluster.propose(command).await? {
+    let tenant = name.clone();
+    let answer = until_applied(
+        &state,
+        "rotation",
+        move |engine: Arc<Engine>| {
+            let name = &tenant;
+            let info = engine
+                .tenant(name)
+                .ok_or_else(|| ApiError::tenant_not_found(name))?;
+            check_wrapping(&engine)?;
+            let current = engine.key_version(info.id).map_err(preparing)?;
+            let version = current.checked_add(1).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "the tenant has no key version left",
+                )
+            })?;
+            let wrapped = generate_data_key(&engine.wrapping_key(), name, version);
+            Ok(Step::Propose(Command::RotateTenantKey {
+                tenant: info.id,
+                version,
+                wrapped,
+            }))
+        },
+        |outcome| match outcome {
             ApplyOutcome::KeyRotated { version } => {
-                // Applied on the leader; this node seals with it once it has applied it too.
-                state.cluster.read_barrier().await?;
                 tracing::info!(target: "sightline::audit", action = "tenant_key_rotate", tenant = %name, key_version = version, "tenant data key rotated");
-                return Ok(Json(json!({"tenant": name, "key_version": version})));
+                Some(json!({"tenant": name, "key_version": version}))
             }
-            ApplyOutcome::Rejected { reason } => {
-                tracing::debug!(%reason, tenant = %name, "key rotation rejected; preparing it again");
-                last = reason;
-            }
-            other => {
-                return Err(ApiError::internal(format!(
-                    "key rotation applied as {other:?}"
-                )))
-            }
-        }
-    }
-    Err(ApiError::new(
-        ErrorCode::Unavailable,
-        format!("the rotation kept racing other key changes ({last}); retry"),
-    ))
+            _ => None,
+        },
+    )
+    .await?;
+    Ok(Json(answer))
 }
 
 /// `POST /v1/admin/keys/rotate-master`: every wrapped key (each tenant's key versions and
@@ -131,47 +173,31 @@ pub async fn rotate_master_key(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     no_fields(body)?;
-    let mut last = String::new();
-    for _ in 0..ATTEMPTS {
-        state.cluster.read_barrier().await?;
-        let engine = state.engine();
-        let master = engine.master_key().fingerprint().to_string();
-        let prepared = {
-            let engine = engine.clone();
-            tokio::task::spawn_blocking(move || engine.prepare_rewrap())
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(preparing)?
-        };
-        let Some(command) = prepared else {
-            let keys = engine.wrapped_keys().map_err(ApiError::internal)?.len();
-            return Ok(Json(
-                json!({"master_key": master, "rewrapped": keys, "changed": false}),
-            ));
-        };
-        match state.cluster.propose(command).await? {
+    let master = state.engine().master_key().fingerprint().to_string();
+    let answer = until_applied(
+        &state,
+        "rewrap",
+        {
+            let master = master.clone();
+            move |engine: Arc<Engine>| match engine.prepare_rewrap().map_err(preparing)? {
+                Some(command) => Ok(Step::Propose(command)),
+                None => {
+                    let keys = engine.wrapped_keys().map_err(ApiError::internal)?.len();
+                    let answer = json!({"master_key": master, "rewrapped": keys, "changed": false});
+                    Ok(Step::Done(answer))
+                }
+            }
+        },
+        |outcome| match outcome {
             ApplyOutcome::Rewrapped { keys } => {
-                state.cluster.read_barrier().await?;
                 tracing::info!(target: "sightline::audit", action = "master_key_rotate", master_key = %master, keys, "every wrapped key rewrapped by the new master key");
-                return Ok(Json(
-                    json!({"master_key": master, "rewrapped": keys, "changed": true}),
-                ));
+                Some(json!({"master_key": master, "rewrapped": keys, "changed": true}))
             }
-            ApplyOutcome::Rejected { reason } => {
-                tracing::debug!(%reason, "rewrap rejected; preparing it again");
-                last = reason;
-            }
-            other => {
-                return Err(ApiError::internal(format!(
-                    "master key rotation applied as {other:?}"
-                )))
-            }
-        }
-    }
-    Err(ApiError::new(
-        ErrorCode::Unavailable,
-        format!("the rewrap kept racing other key changes ({last}); retry"),
-    ))
+            _ => None,
+        },
+    )
+    .await?;
+    Ok(Json(answer))
 }
 
 /// `GET /v1/admin/keys`: this node's master keys (fingerprints only), the cluster's, and

@@ -46,16 +46,19 @@ impl Default for LimitConfig {
 
 struct Limiter {
     limiter: DefaultKeyedRateLimiter<[u8; 16]>,
+    per_s: u32,
     burst: u32,
     what: &'static str,
 }
 
 impl Limiter {
+    /// `None` for an unlimited rate (0).
     fn new(per_s: u32, what: &'static str) -> Option<Limiter> {
         let rate = NonZeroU32::new(per_s)?;
-        let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        let burst = rate.saturating_mul(NonZeroU32::new(2)?);
         Some(Limiter {
             limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            per_s,
             burst: burst.get(),
             what,
         })
@@ -74,8 +77,7 @@ impl Limiter {
                     ErrorCode::RateLimited,
                     format!(
                         "this token is over its rate of {} {} a second; retry in {seconds} s",
-                        self.burst / 2,
-                        self.what
+                        self.per_s, self.what
                     ),
                 );
                 error.retry_after_s = Some(seconds.max(1));

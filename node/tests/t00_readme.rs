@@ -1,9 +1,10 @@
 //! The README's promise: `sightline demo` starts, writes its key and tokens, and every curl
 //! example in README.md answers what the README says it answers.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -71,34 +72,10 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
         examples.len()
     );
 
-    let dir = tempfile::tempdir()?;
-    let port = sightline_chaos::free_port()?;
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["demo", "--data-dir"])
-        .arg(dir.path())
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while ureq::get(&format!("{url}/healthz"))
-        .timeout(Duration::from_secs(5))
-        .call()
-        .is_err()
+    let demo = common::demo::Demo::start()?;
+    let (dir, port) = (&demo.dir, demo.port);
     {
-        if Instant::now() > deadline {
-            let _ = demo.kill();
-            bail!("demo did not start");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-
-    let result = (|| -> Result<()> {
-        let tokens: Value = serde_json::from_str(&std::fs::read_to_string(
-            dir.path().join("demo-tokens.json"),
-        )?)?;
+        let tokens = demo.tokens()?;
         for role in ["admin", "investigator", "ingest", "analyst", "auditor"] {
             assert!(
                 tokens[role].as_str().is_some_and(|t| t.len() > 20),
@@ -133,8 +110,5 @@ fn the_demo_answers_every_readme_example() -> Result<()> {
                 .with_context(|| format!("{command}\nanswered {actual}"))?;
         }
         Ok(())
-    })();
-    let _ = demo.kill();
-    let _ = demo.wait();
-    result
+    }
 }

@@ -6,9 +6,9 @@
 //! What the data holds is learned first with the investigator token: every plate and every
 //! position of the day (an area search over the whole city, all pages).
 
+mod common;
+
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -64,36 +64,10 @@ fn leaks(
 
 #[test]
 fn no_answer_to_an_analyst_carries_a_plate_or_a_fine_position() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let port = sightline_chaos::free_port()?;
-    let demo = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["demo", "--data-dir"])
-        .arg(dir.path())
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    // Killed however the test ends, a panic included.
-    struct Demo(std::process::Child);
-    impl Drop for Demo {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _demo = Demo(demo);
+    let demo = common::demo::Demo::start()?;
     {
-        let url = format!("http://127.0.0.1:{port}");
-        let tokens_file = dir.path().join("demo-tokens.json");
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while !(tokens_file.exists() && Client::new(&url).healthy()) {
-            if Instant::now() > deadline {
-                bail!("demo did not start");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let tokens: Value = serde_json::from_str(&std::fs::read_to_string(&tokens_file)?)?;
+        let url = demo.url.clone();
+        let tokens = demo.tokens()?;
         let token = |role: &str| {
             tokens[role]
                 .as_str()

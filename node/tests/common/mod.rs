@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod demo;
 pub mod plaintext;
 
 pub use sightline_chaos::process::{Launch, NodeConfig};

@@ -75,6 +75,20 @@ pub struct SealedSample {
     pub value: Vec<u8>,
 }
 
+/// An audit entry sealed by its proposer ([`crate::audit::seal`]): `apply` gives it the next
+/// seq of its log and chains its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAuditEntry {
+    /// The log: a tenant id, or [`crate::audit::CLUSTER_LOG`].
+    pub log: u32,
+    /// When, UTC ms, by the proposing node's clock.
+    pub at: i64,
+    /// Random, fixed by the proposer; with `log` and `at`, what the seal is bound to.
+    pub id: u128,
+    /// The sealed [`crate::audit::AuditEntry`].
+    pub value: Vec<u8>,
+}
+
 /// A tenant's retention and tiering policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantPolicy {
@@ -197,6 +211,13 @@ pub enum Command {
         /// The token id (the `id` of `POST /v1/admin/tokens`).
         id: [u8; 16],
     },
+    /// Appends sealed entries to audit logs, in order (several requests' entries share one
+    /// command: the API group-commits them). An entry for a tenant that does not exist is
+    /// skipped; the others are appended.
+    AppendAudit {
+        /// The entries.
+        entries: Vec<SealedAuditEntry>,
+    },
 }
 
 impl Command {
@@ -278,6 +299,12 @@ pub enum ApplyOutcome {
     Revoked {
         /// Whether it was already revoked.
         already: bool,
+    },
+    /// Audit entries were appended.
+    Audited {
+        /// Each entry's seq in its log, in command order (`None`: skipped, its tenant does
+        /// not exist).
+        seqs: Vec<Option<u64>>,
     },
 }
 

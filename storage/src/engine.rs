@@ -154,7 +154,7 @@ impl Engine {
         db_opts.set_keep_log_file_num(5);
 
         let mut families = Vec::new();
-        for name in cf::DATA.iter().copied().chain([cf::META]) {
+        for name in cf::all() {
             let mut opts = Options::default();
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
@@ -395,6 +395,7 @@ impl Engine {
                         &mut batch,
                         clock.saturating_sub(PROPOSAL_DEDUPE_MS),
                     )?;
+                    self.stage_audit_pruning(&mut batch, clock)?;
                 }
                 let tenants: Vec<_> = self.tenants.load().by_id.values().cloned().collect();
                 new_watermarks = self.stage_watermarks(&mut batch, Some(clock), &tenants)?;
@@ -452,6 +453,7 @@ impl Engine {
                 new_revocation = id;
                 outcome
             }
+            Command::AppendAudit { entries } => self.stage_audit(&mut batch, entries)?,
             Command::DeleteHotlist { tenant, name } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -777,6 +779,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
     }
 }
 
+mod audit;
 mod auth;
 mod dictionary;
 mod hotlists;
@@ -786,6 +789,7 @@ mod scan;
 pub mod series;
 pub mod text;
 
+pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use hotlists::Hotlist;
 use replicated::read_watermarks;
 pub use text::ManifestSearcher;

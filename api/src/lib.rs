@@ -51,6 +51,8 @@ pub struct AppState {
     pub alerts: Arc<alerts::AlertHub>,
     /// Longest lifetime `POST /v1/admin/tokens` grants (config `max_token_ttl`).
     pub max_token_ttl_ms: i64,
+    /// The group-committing audit appender ([`audit::audit_log`]).
+    pub audit: Arc<audit::AuditLog>,
 }
 
 impl AppState {

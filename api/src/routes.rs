@@ -24,7 +24,9 @@ use axum::Router;
 
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::{admin, alerts, faults, hotlists, ingest, search, series, stats, tokens, AppState};
+use crate::{
+    admin, alerts, audit, faults, hotlists, ingest, search, series, stats, tokens, AppState,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,7 @@ const INGEST: &[Role] = &[Role::Ingest];
 const INVESTIGATOR: &[Role] = &[Role::Investigator];
 const AGGREGATES: &[Role] = &[Role::Analyst, Role::Investigator];
 const ADMIN: &[Role] = &[Role::Admin];
+const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::Admin];
 
 macro_rules! endpoint {
     ($method:ident $path:literal, $access:expr, $route:expr) => {
@@ -96,6 +99,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint!(POST "/v1/admin/tokens", Access::Handler(ADMIN), post(tokens::create_token)),
     // Revocation names a token id, which says nothing of its tenant: cluster admins only.
     endpoint!(DELETE "/v1/admin/tokens/{id}", Access::Cluster(ADMIN), delete(tokens::revoke_token)),
+    // The audit logs: an auditor or admin covering the tenant of the query (the handler
+    // checks it; the cluster log and every log need a token for `*`).
+    endpoint!(GET "/v1/admin/audit", Access::Handler(AUDIT_READERS), get(audit::route::get_audit)),
+    endpoint!(GET "/v1/admin/audit/verify", Access::Handler(AUDIT_READERS), get(audit::route::verify_audit)),
     // Ingest writes only.
     endpoint!(POST "/v1/tenants/{tenant}/reads", Access::Tenant(INGEST), post(ingest::post_reads)),
     endpoint!(POST "/v1/tenants/{tenant}/manifests", Access::Tenant(INGEST), post(ingest::post_manifests)),

@@ -128,6 +128,7 @@ impl Api {
             faults: Mutex::new(OutgoingFaults::default()),
         });
         let state = AppState {
+            audit: sightline_api::audit::audit_log(engine.clone(), cluster.clone()),
             engine,
             cluster,
             fault_injection,

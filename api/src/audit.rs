@@ -87,7 +87,11 @@ fn bounded(text: &str) -> String {
 
 /// Seals `entry` for `log` with this node's clock and a fresh id; `None` when the log has
 /// no key here yet (the cluster log before the signing key exists).
-pub fn seal(engine: &Engine, log: u32, entry: &AuditEntry) -> Result<Option<SealedAuditEntry>, ApiError> {
+pub fn seal(
+    engine: &Engine,
+    log: u32,
+    entry: &AuditEntry,
+) -> Result<Option<SealedAuditEntry>, ApiError> {
     let key = engine.audit_sealing_key(log).map_err(ApiError::internal)?;
     Ok(key.map(|key| store::seal(&key, log, now_ms(), rand::random(), entry)))
 }

@@ -69,6 +69,8 @@ struct Pending {
     entry: SealedAuditEntry,
     /// Awaited entries only fail; background ones may be retried.
     background: bool,
+    /// For the entry that records lost ones: how many it records.
+    records_lost: u64,
     done: Option<Done>,
     /// For the log line if a background entry is lost (never a plate or a token).
     summary: String,
@@ -80,12 +82,17 @@ struct Queue {
     background: usize,
     flushing: bool,
     dropped: u64,
+    /// Whether the last proposal failed: the count of lost entries is only proposed once
+    /// one succeeds again, so it is never itself dropped.
+    failing: bool,
 }
 
 /// The appender held in [`crate::AppState::audit`].
 pub struct AuditLog {
     cluster: Arc<dyn Cluster>,
     queue: Mutex<Queue>,
+    /// Background entries kept at most ([`MAX_QUEUED`]).
+    capacity: usize,
     /// Seals the `audit.dropped` entry: a closure over the engine, since the queue knows
     /// no keys.
     seal_dropped: Box<dyn Fn(u64) -> Option<SealedAuditEntry> + Send + Sync>,
@@ -104,9 +111,19 @@ impl AuditLog {
         cluster: Arc<dyn Cluster>,
         seal_dropped: impl Fn(u64) -> Option<SealedAuditEntry> + Send + Sync + 'static,
     ) -> Arc<Self> {
+        Self::with_capacity(cluster, MAX_QUEUED, seal_dropped)
+    }
+
+    /// The same, keeping at most `capacity` background entries.
+    pub fn with_capacity(
+        cluster: Arc<dyn Cluster>,
+        capacity: usize,
+        seal_dropped: impl Fn(u64) -> Option<SealedAuditEntry> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(AuditLog {
             cluster,
             queue: Mutex::new(Queue::default()),
+            capacity: capacity.max(1),
             seal_dropped: Box::new(seal_dropped),
         })
     }
@@ -117,6 +134,7 @@ impl AuditLog {
         self.enqueue(Pending {
             entry,
             background: false,
+            records_lost: 0,
             done: Some(tx),
             summary: String::new(),
         });
@@ -132,6 +150,7 @@ impl AuditLog {
         self.enqueue(Pending {
             entry,
             background: true,
+            records_lost: 0,
             done: Some(tx),
             summary,
         });
@@ -147,16 +166,25 @@ impl AuditLog {
         let Ok(mut queue) = self.queue.lock() else {
             return;
         };
-        if pending.background {
-            if queue.background >= MAX_QUEUED {
-                if let Some(at) = queue.pending.iter().position(|p| p.background) {
+        if pending.background && queue.background >= self.capacity {
+            const FULL: &str = "the queue is full (the cluster takes no writes)";
+            // The oldest waiting one goes; if all are in the proposal in flight, this one.
+            match queue.pending.iter().position(|p| p.background) {
+                Some(at) => {
                     if let Some(lost) = queue.pending.remove(at) {
                         queue.background -= 1;
                         queue.dropped += 1;
-                        lost_entry(&lost.summary, "the queue is full (the cluster takes no writes)");
+                        lost_sometimes(queue.dropped, &lost.summary, FULL);
                     }
                 }
+                None => {
+                    queue.dropped += 1;
+                    lost_sometimes(queue.dropped, &pending.summary, FULL);
+                    return;
+                }
             }
+        }
+        if pending.background {
             queue.background += 1;
         }
         queue.pending.push_back(pending);
@@ -171,24 +199,24 @@ impl AuditLog {
     /// the last batch always finds a flusher).
     fn next_batch(&self) -> Option<Vec<Pending>> {
         let mut queue = self.queue.lock().ok()?;
-        if queue.pending.is_empty() {
-            queue.flushing = false;
-            return None;
-        }
         let mut batch = Vec::new();
         let mut bytes = 0;
-        if queue.dropped > 0 {
+        if queue.dropped > 0 && !queue.failing {
             if let Some(entry) = (self.seal_dropped)(queue.dropped) {
                 bytes += entry.value.len();
                 batch.push(Pending {
                     entry,
-                    background: true,
+                    background: false,
+                    records_lost: queue.dropped,
                     done: None,
-                    summary: format!("audit.dropped {}", queue.dropped),
+                    summary: String::new(),
                 });
-                queue.background += 1;
                 queue.dropped = 0;
             }
+        }
+        if queue.pending.is_empty() && batch.is_empty() {
+            queue.flushing = false;
+            return None;
         }
         while let Some(next) = queue.pending.front() {
             if !batch.is_empty()
@@ -232,7 +260,13 @@ impl AuditLog {
             let retry = matches!(result, Err(Failure::Unavailable(_)));
             let mut requeue = Vec::new();
             let mut settled = 0;
+            let mut recount = 0;
             for mut pending in batch {
+                if pending.records_lost > 0 && result.is_err() {
+                    // The record of lost entries was not written: they count as lost again.
+                    recount += pending.records_lost;
+                    continue;
+                }
                 if let Some(done) = pending.done.take() {
                     let _ = done.send(result.clone());
                 }
@@ -247,6 +281,8 @@ impl AuditLog {
                 }
             }
             if let Ok(mut queue) = self.queue.lock() {
+                queue.failing = result.is_err();
+                queue.dropped += recount;
                 queue.background = queue.background.saturating_sub(settled);
                 // Back at the front, in order; the queue bound still holds, since these
                 // were counted all along.
@@ -273,7 +309,19 @@ fn waiting_retry(queue: &Mutex<Queue>) -> bool {
     queue.lock().is_ok_and(|q| q.background > 0)
 }
 
+/// [`lost_entry`] for the first and then every thousandth of a run of drops, so a flood of
+/// refused requests while the cluster is down does not flood the log too.
+fn lost_sometimes(dropped: u64, summary: &str, why: &str) {
+    if dropped == 1 || dropped % 1_000 == 0 {
+        tracing::error!(target: "sightline::audit", entry = %summary, why, dropped,
+            "audit entries lost (this one and others, counted)");
+    }
+}
+
 /// A background entry that will not be written: the log line is all that is left of it.
 fn lost_entry(summary: &str, why: &str) {
     tracing::error!(target: "sightline::audit", entry = %summary, why, "audit entry lost");
 }
+
+#[cfg(test)]
+mod tests;

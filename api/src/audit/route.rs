@@ -43,18 +43,39 @@ fn caller(
 }
 
 /// The query parameters, each at most once, unknown ones refused by name.
-fn params<'a>(query: &'a Option<String>, known: &[&str]) -> Result<Vec<(&'a str, String)>, ApiError> {
+fn params<'a>(
+    query: &'a Option<String>,
+    known: &[&str],
+) -> Result<Vec<(&'a str, String)>, ApiError> {
     let mut out: Vec<(&str, String)> = Vec::new();
-    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if !known.contains(&name) {
-            return Err(ApiError::field(ErrorCode::InvalidRequest, name, "unknown query parameter"));
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                name,
+                "unknown query parameter",
+            ));
         }
         if out.iter().any(|(n, _)| *n == name) {
-            return Err(ApiError::field(ErrorCode::InvalidRequest, name, "is given twice"));
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                name,
+                "is given twice",
+            ));
         }
-        let value = percent_decode(value)
-            .ok_or_else(|| ApiError::field(ErrorCode::InvalidRequest, name, "is not valid percent-encoded UTF-8"))?;
+        let value = percent_decode(value).ok_or_else(|| {
+            ApiError::field(
+                ErrorCode::InvalidRequest,
+                name,
+                "is not valid percent-encoded UTF-8",
+            )
+        })?;
         out.push((name, value));
     }
     Ok(out)
@@ -85,7 +106,10 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 fn get<'a>(params: &'a [(&str, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// 403 unless `caller` may read `tenant`'s log (or, with `None`, every log).
@@ -113,12 +137,23 @@ fn log_of(state: &AppState, tenant: &str) -> Result<u32, ApiError> {
 }
 
 fn encode_cursor(log: u32, (at, seq): (i64, u64)) -> String {
-    let bytes = [&log.to_be_bytes()[..], &at.to_be_bytes(), &seq.to_be_bytes()].concat();
+    let bytes = [
+        &log.to_be_bytes()[..],
+        &at.to_be_bytes(),
+        &seq.to_be_bytes(),
+    ]
+    .concat();
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn decode_cursor(log: u32, text: &str) -> Result<(i64, u64), ApiError> {
-    let bad = || ApiError::field(ErrorCode::InvalidCursor, "cursor", "was not issued for this log's audit entries");
+    let bad = || {
+        ApiError::field(
+            ErrorCode::InvalidCursor,
+            "cursor",
+            "was not issued for this log's audit entries",
+        )
+    };
     let bytes: [u8; 20] = URL_SAFE_NO_PAD
         .decode(text)
         .ok()
@@ -175,7 +210,10 @@ pub async fn get_audit(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller(&state, principal, &headers)?;
-    let params = params(&query, &["tenant", "from", "to", "limit", "cursor", "order"])?;
+    let params = params(
+        &query,
+        &["tenant", "from", "to", "limit", "cursor", "order"],
+    )?;
     let tenant = get(&params, "tenant")
         .ok_or_else(|| ApiError::field(ErrorCode::InvalidRequest, "tenant", "is required"))?
         .to_string();
@@ -183,12 +221,20 @@ pub async fn get_audit(
     let from = time("from", get(&params, "from"))?.unwrap_or(i64::MIN);
     let to = time("to", get(&params, "to"))?.unwrap_or(i64::MAX);
     if from > to {
-        return Err(ApiError::field(ErrorCode::InvalidRequest, "from", "must not be after to"));
+        return Err(ApiError::field(
+            ErrorCode::InvalidRequest,
+            "from",
+            "must not be after to",
+        ));
     }
     let limit = match get(&params, "limit") {
         None => None,
         Some(text) => Some(text.parse::<u64>().map_err(|_| {
-            ApiError::field(ErrorCode::InvalidRequest, "limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
+            ApiError::field(
+                ErrorCode::InvalidRequest,
+                "limit",
+                format!("must be an integer from 1 to {MAX_LIMIT}"),
+            )
         })?),
     };
     let limit = bounded("limit", limit, 1, MAX_LIMIT, DEFAULT_LIMIT)? as usize;
@@ -196,12 +242,18 @@ pub async fn get_audit(
         None | Some("oldest") => false,
         Some("newest") => true,
         Some(_) => {
-            return Err(ApiError::field(ErrorCode::InvalidRequest, "order", "must be \"oldest\" or \"newest\""))
+            return Err(ApiError::field(
+                ErrorCode::InvalidRequest,
+                "order",
+                "must be \"oldest\" or \"newest\"",
+            ))
         }
     };
     state.cluster.read_barrier().await?;
     let log = log_of(&state, &tenant)?;
-    let after = get(&params, "cursor").map(|c| decode_cursor(log, c)).transpose()?;
+    let after = get(&params, "cursor")
+        .map(|c| decode_cursor(log, c))
+        .transpose()?;
     let engine = state.engine();
     let query = AuditQuery {
         from,

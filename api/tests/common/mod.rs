@@ -165,6 +165,11 @@ impl Api {
         self.router.clone().oneshot(request).await.unwrap()
     }
 
+    /// The engine's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
         self.raw(method, path, body.to_string()).await
     }

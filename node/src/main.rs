@@ -2,6 +2,7 @@
 //! configuration, wiring storage, the command log and the HTTP API together, and the demo
 //! with its synthetic data. It holds no storage, query or protocol logic of its own.
 
+mod audit_cli;
 mod cluster;
 mod config;
 mod demo;
@@ -58,6 +59,41 @@ enum Commands {
         #[arg(long)]
         enable_fault_injection: bool,
     },
+    /// Operator tasks on a node's data.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommands,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommands {
+    /// The hash-chained audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommands,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommands {
+    /// Recompute every audit chain and name the first broken link of each (exit status 2
+    /// when one is broken).
+    Verify {
+        /// A node's configuration: its data directory is opened read-only (stop the node
+        /// first, or verify a copy; see docs/security.md).
+        #[arg(long, conflicts_with = "url")]
+        config: Option<PathBuf>,
+        /// Or a running node's HTTP API (plain HTTP), which verifies its own copy.
+        #[arg(long, requires = "token_file")]
+        url: Option<String>,
+        /// With --url: a file holding an auditor or admin token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Only this tenant's log (`_cluster`: the cluster log).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -69,6 +105,27 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Commands::Admin {
+        command:
+            AdminCommands::Audit {
+                command:
+                    AuditCommands::Verify {
+                        config,
+                        url,
+                        token_file,
+                        tenant,
+                    },
+            },
+    } = cli.command
+    {
+        let status = audit_cli::verify(audit_cli::VerifyArgs {
+            config,
+            url,
+            token_file,
+            tenant,
+        })?;
+        std::process::exit(status);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -93,6 +150,7 @@ fn main() -> Result<()> {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
                 server::serve(config, true, enable_fault_injection).await
             }
+            Commands::Admin { .. } => unreachable!("handled before the runtime starts"),
         }
     })
 }

@@ -454,3 +454,22 @@ fn the_cluster_log_needs_the_signing_key_and_nothing_is_stored_in_the_clear() {
     }
     assert!(found.is_empty(), "{found:?}");
 }
+
+#[test]
+fn a_snapshot_checkpoint_carries_the_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = setup(dir.path());
+    let mut index = 10;
+    append(&engine, &mut index, 1, 5);
+    append(&engine, &mut index, CLUSTER_LOG, 2);
+    let checkpoint = dir.path().join("checkpoint");
+    engine.checkpoint(&checkpoint).unwrap();
+    let copy = open(&checkpoint);
+    assert_eq!(copy.checksum().unwrap(), engine.checksum().unwrap());
+    assert_eq!(copy.audit_chain(1).unwrap(), engine.audit_chain(1).unwrap());
+    assert!(copy.verify_audit(None).unwrap().iter().all(ChainReport::ok));
+    // The copy appends where the original left off.
+    append(&copy, &mut index, 1, 1);
+    assert_eq!(copy.audit_chain(1).unwrap().unwrap().next_seq, 6);
+    assert!(report(&copy, "a").ok());
+}

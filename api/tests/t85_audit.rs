@@ -51,13 +51,20 @@ async fn setup() -> (Api, Tokens) {
     (api, tokens)
 }
 
+/// GETs `path` with `token` (`None`: no token at all).
 async fn get(api: &Api, token: Option<&str>, path: &str) -> (StatusCode, Value) {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = bearer
-        .as_deref()
-        .map(|b| vec![("authorization", b)])
-        .unwrap_or_default();
-    api.with_headers("GET", path, &headers, String::new()).await
+    let bearer = token.map(|t| format!("Bearer {t}")).unwrap_or_default();
+    api.with_headers("GET", path, &[("authorization", &bearer)], String::new())
+        .await
+}
+
+/// The seq the next entry of `log` gets (the set-up's own requests are audited too).
+fn next_seq(api: &Api, log: u32) -> u64 {
+    api.state
+        .engine()
+        .audit_chain(log)
+        .unwrap()
+        .map_or(0, |c| c.next_seq)
 }
 
 /// Every entry of `tenant`'s log, following cursors, `limit` per page.
@@ -83,6 +90,7 @@ async fn entries_hold_the_fields_chain_and_verify_and_hold_no_plaintext() {
     let tenant = engine.tenant("t").unwrap();
     let caller = &tokens.investigator.1;
     let plate_token = audit::token_of(&engine, tenant.id, PLATE).unwrap();
+    let (base, cluster_base) = (next_seq(&api, tenant.id), next_seq(&api, 0));
     for hits in [3, 0, 12] {
         let terms = Terms {
             kind: "plates",
@@ -126,10 +134,24 @@ async fn entries_hold_the_fields_chain_and_verify_and_hold_no_plaintext() {
     )
     .await;
 
-    let entries = all_entries(&api, &tokens.auditor, "t", "").await;
+    // The log holds the set-up's own requests first (an admin creating the tenant): the
+    // whole chain links, and this test's entries follow from `base` on.
+    let all = all_entries(&api, &tokens.auditor, "t", "").await;
+    assert_eq!(all[0]["seq"], 0);
+    assert_eq!(all[0]["prev_hash"], "0".repeat(64));
+    for pair in all.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"], "{pair:#?}");
+        let next = pair[0]["seq"].as_u64().map(|s| s + 1);
+        assert_eq!(pair[1]["seq"].as_u64(), next);
+    }
+    let entries: Vec<Value> = all
+        .iter()
+        .filter(|e| e["seq"].as_u64() >= Some(base))
+        .cloned()
+        .collect();
     assert_eq!(entries.len(), 4, "{entries:#?}");
     let first = &entries[0];
-    assert_eq!(first["seq"], 0);
+    assert_eq!(first["seq"], base);
     assert_eq!(first["subject"], "det. alice");
     assert_eq!(first["token_id"], caller.claims.jti.as_str());
     assert_eq!(first["role"], "investigator");
@@ -142,14 +164,6 @@ async fn entries_hold_the_fields_chain_and_verify_and_hold_no_plaintext() {
     assert_eq!(first["terms"]["plate_token"], plate_token.as_str());
     assert_eq!(first["terms"]["cameras"][0], "cam-1");
     assert!(first["time"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(first["prev_hash"], "0".repeat(64));
-    for pair in entries.windows(2) {
-        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"], "{pair:#?}");
-        assert_eq!(
-            pair[1]["seq"].as_u64(),
-            pair[0]["seq"].as_u64().map(|s| s + 1)
-        );
-    }
     assert_eq!(entries[1]["hits"], 0);
     let denied = &entries[3];
     assert_eq!(
@@ -159,12 +173,15 @@ async fn entries_hold_the_fields_chain_and_verify_and_hold_no_plaintext() {
     // Newest first gives the same entries reversed.
     let mut newest = all_entries(&api, &tokens.auditor, "t", "&order=newest").await;
     newest.reverse();
-    assert_eq!(newest, entries);
+    assert_eq!(newest, all);
 
-    // The cluster log: the admin action and the request for an unknown tenant.
+    // The cluster log: the admin action and the request for an unknown tenant (then the
+    // admin's own reads of the audit log, which are admin requests too).
     let cluster = all_entries(&api, &tokens.admin, "_cluster", "").await;
     let actions: Vec<_> = cluster
         .iter()
+        .filter(|e| e["seq"].as_u64() >= Some(cluster_base))
+        .take(2)
         .map(|e| (e["action"].clone(), e["tenant"].clone()))
         .collect();
     assert_eq!(
@@ -184,12 +201,18 @@ async fn entries_hold_the_fields_chain_and_verify_and_hold_no_plaintext() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ok"], true);
-    assert_eq!(body["logs"][0]["entries"], 4);
+    assert_eq!(body["logs"][0]["entries"], all.len());
     assert_eq!(body["logs"][0]["head_hash"], entries[3]["hash"]);
     let (status, body) = get(&api, Some(&tokens.admin), "/v1/admin/audit/verify").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ok"], true);
-    assert_eq!(body["logs"].as_array().unwrap().len(), 2, "{body}");
+    let names: Vec<&str> = body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["tenant"].as_str())
+        .collect();
+    assert_eq!(names, ["_cluster", "t", "other"], "by log id: {body}");
 
     // No plate, case number or reason in any file of the engine (WAL and SSTs).
     engine.flush().unwrap();
@@ -273,7 +296,9 @@ async fn only_an_auditor_of_the_tenant_or_an_admin_reads_its_log() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["entries"].as_array().unwrap().len(), 0, "{body}");
+    let entries = body["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["tenant"] == "other"), "{body}");
+    assert!(!entries.iter().any(|e| e["case_number"] == CASE), "{body}");
 }
 
 #[tokio::test]
@@ -327,4 +352,69 @@ async fn bad_parameters_are_named() {
     assert_eq!(body["error"]["code"], "invalid_cursor");
     let (status, _) = get(&api, Some(&tokens.admin), "/v1/admin/audit?tenant=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn searches_and_refusals_over_http_are_audited_before_the_answer() {
+    let (api, tokens) = setup().await;
+    let tenant = api.state.engine().tenant("t").unwrap();
+    let base = next_seq(&api, tenant.id);
+    let body = serde_json::json!({"plate": "AB1CD", "case_number": CASE, "reason": REASON});
+    let bearer = format!("Bearer {}", tokens.investigator.0);
+    let path = "/v1/tenants/t/search/plates";
+    let (status, page) = api
+        .with_headers(
+            "POST",
+            path,
+            &[("authorization", &bearer)],
+            body.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // Committed before the answer: it is in the engine already.
+    assert_eq!(next_seq(&api, tenant.id), base + 1);
+    let (status, _) = api
+        .with_headers("POST", path, &[("authorization", "")], body.to_string())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = format!("Bearer {}", api.token("other", Role::Investigator));
+    let (status, _) = api
+        .with_headers("POST", path, &[("authorization", &other)], body.to_string())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let entries: Vec<Value> = all_entries(&api, &tokens.auditor, "t", "")
+        .await
+        .into_iter()
+        .filter(|e| e["seq"].as_u64() >= Some(base))
+        .collect();
+    let summary: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_string(),
+                e["subject"].clone(),
+                e["outcome"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("search.plates".into(), "det. alice".into(), 200.into()),
+            (
+                "POST /v1/tenants/{tenant}/search/plates".into(),
+                Value::Null,
+                401.into()
+            ),
+            (
+                "POST /v1/tenants/{tenant}/search/plates".into(),
+                "api-tests".into(),
+                403.into()
+            ),
+        ]
+    );
+    assert_eq!(entries[0]["hits"], page["total"]);
+    assert_eq!(entries[0]["terms"]["match"], "exact");
+    let token = audit::token_of(&api.state.engine(), tenant.id, "AB1CD").unwrap();
+    assert_eq!(entries[0]["terms"]["plate_token"], token.as_str());
 }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub max_token_ttl_ms: i64,
     /// Per-token rate limits (config `[limits]`).
     pub limits: Arc<limits::Limits>,
+    /// The group-committing audit appender ([`audit::audit_log`]).
+    pub audit: Arc<audit::AuditLog>,
 }
 
 impl AppState {

@@ -76,6 +76,8 @@ fn sample(method: &Method, template: &str) -> Option<(String, Value, Option<Setu
             &format!("/v1/admin/tokens/{}", "ab".repeat(16)),
             Value::Null,
         ),
+        ("GET", "/v1/admin/audit") => s("/v1/admin/audit?tenant=t", Value::Null),
+        ("GET", "/v1/admin/audit/verify") => s("/v1/admin/audit/verify?tenant=t", Value::Null),
         ("POST", "/v1/tenants/{tenant}/reads") => s(
             "/v1/tenants/t/reads",
             json!([{"camera_id": "cam-1", "captured_at": "2026-11-26T11:00:00Z", "plate": "ZZ1",

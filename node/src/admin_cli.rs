@@ -2,6 +2,7 @@
 //! `--token`, env `SIGHTLINE_TOKEN`; `--output json` for scripts). Plain HTTP only in this
 //! build (the client has no TLS): run it on the node's host against a loopback address.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -46,6 +47,33 @@ pub enum AdminCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// The hash-chained audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// `sightline admin audit` commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every audit chain and name the first broken link of each (exit status 2
+    /// when one is broken).
+    Verify {
+        /// A node's configuration: its data directory is opened read-only (stop the node
+        /// first, or verify a copy; see docs/security.md).
+        #[arg(long, conflicts_with = "url")]
+        config: Option<PathBuf>,
+        /// Or a running node's HTTP API (plain HTTP), which verifies its own copy.
+        #[arg(long, requires = "token_file")]
+        url: Option<String>,
+        /// With --url: a file holding an auditor or admin token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Only this tenant's log (`_cluster`: the cluster log).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 fn post(target: &Target, path: &str) -> Result<Value> {
@@ -81,6 +109,23 @@ fn post(target: &Target, path: &str) -> Result<Value> {
 /// Runs one admin command, printing its answer.
 pub fn run(command: AdminCommand) -> Result<()> {
     match command {
+        AdminCommand::Audit {
+            command:
+                AuditCommand::Verify {
+                    config,
+                    url,
+                    token_file,
+                    tenant,
+                },
+        } => {
+            let status = crate::audit_cli::verify(crate::audit_cli::VerifyArgs {
+                config,
+                url,
+                token_file,
+                tenant,
+            })?;
+            std::process::exit(status);
+        }
         AdminCommand::RotateKey {
             tenant,
             master,

@@ -3,6 +3,7 @@
 //! with its synthetic data. It holds no storage, query or protocol logic of its own.
 
 mod admin_cli;
+mod audit_cli;
 mod cluster;
 mod config;
 mod demo;
@@ -102,7 +103,7 @@ fn main() -> Result<()> {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
                 server::serve(config, true, enable_fault_injection).await
             }
-            Commands::Admin { .. } => Ok(()),
+            Commands::Admin { .. } => unreachable!("handled before the runtime starts"),
         }
     })
 }

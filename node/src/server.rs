@@ -194,9 +194,11 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
             Err(e) => return Err(e).context("forming the cluster"),
         }
     }
+    let cluster: Arc<dyn sightline_api::Cluster> = Arc::new(RaftCluster::new(raft.clone()));
     let state = AppState {
+        audit: sightline_api::audit::audit_log(engine.clone(), cluster.clone()),
         engine,
-        cluster: Arc::new(RaftCluster::new(raft.clone())),
+        cluster,
         fault_injection,
         space: sightline_api::space::SpaceGuard::new(data_dir, min_free_bytes),
         alerts,

@@ -86,6 +86,20 @@ pub struct RewrappedKey {
     pub wrapped: Vec<u8>,
 }
 
+/// An audit entry sealed by its proposer ([`crate::audit::seal`]): `apply` gives it the next
+/// seq of its log and chains its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAuditEntry {
+    /// The log: a tenant id, or [`crate::audit::CLUSTER_LOG`].
+    pub log: u32,
+    /// When, UTC ms, by the proposing node's clock.
+    pub at: i64,
+    /// Random, fixed by the proposer; with `log` and `at`, what the seal is bound to.
+    pub id: u128,
+    /// The sealed [`crate::audit::AuditEntry`].
+    pub value: Vec<u8>,
+}
+
 /// A tenant's retention and tiering policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantPolicy {
@@ -233,6 +247,13 @@ pub enum Command {
         /// The token signing key, if the cluster has one.
         signing_key: Option<Vec<u8>>,
     },
+    /// Appends sealed entries to audit logs, in order (several requests' entries share one
+    /// command: the API group-commits them). An entry for a tenant that does not exist is
+    /// skipped; the others are appended.
+    AppendAudit {
+        /// The entries.
+        entries: Vec<SealedAuditEntry>,
+    },
 }
 
 impl Command {
@@ -324,6 +345,12 @@ pub enum ApplyOutcome {
     Rewrapped {
         /// How many wrapped keys the command carried.
         keys: usize,
+    },
+    /// Audit entries were appended.
+    Audited {
+        /// Each entry's seq in its log, in command order (`None`: skipped, its tenant does
+        /// not exist).
+        seqs: Vec<Option<u64>>,
     },
 }
 

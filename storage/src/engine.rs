@@ -153,7 +153,7 @@ impl Engine {
         db_opts.set_keep_log_file_num(5);
 
         let mut families = Vec::new();
-        for name in cf::DATA.iter().copied().chain([cf::META]) {
+        for name in cf::all() {
             let mut opts = Options::default();
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
@@ -350,6 +350,7 @@ impl Engine {
                         &mut batch,
                         clock.saturating_sub(PROPOSAL_DEDUPE_MS),
                     )?;
+                    self.stage_audit_pruning(&mut batch, clock)?;
                 }
                 let tenants: Vec<_> = self.tenants.load().by_id.values().cloned().collect();
                 new_watermarks = self.stage_watermarks(&mut batch, Some(clock), &tenants)?;
@@ -432,6 +433,7 @@ impl Engine {
                 new_revocation = id;
                 outcome
             }
+            Command::AppendAudit { entries } => self.stage_audit(&mut batch, entries)?,
             Command::DeleteHotlist { tenant, name } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -758,6 +760,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
     }
 }
 
+mod audit;
 mod auth;
 mod dictionary;
 mod hotlists;
@@ -768,6 +771,7 @@ mod scan;
 pub mod series;
 pub mod text;
 
+pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use hotlists::Hotlist;
 pub use keystore::WrappedKeyInfo;
 use replicated::read_watermarks;

@@ -13,8 +13,15 @@
 //! manifests        tenant u32 | started_at u64 | id u128         (28) sealed manifest
 //! manifest_ids     tenant u32 | id u128                          (20) ts u64 (client ids only)
 //! series           tenant u32 | series_token [8] | ts u64        (20) sealed value f64 [| tags]
-//! meta             text keys (tenants, wrapped keys, applied log position, membership)
+//! audit            log u32 | seq u64                             (12) hash [32] | entry bytes
+//! audit_by_time    log u32 | at u64 | seq u64                    (20) () (time index)
+//! meta             text keys (tenants, wrapped keys, applied log position, membership,
+//!                  each audit log's chain record)
 //! ```
+//!
+//! The two audit families hold the hash-chained audit logs (`crate::audit`): they have no
+//! retention filter, since audit entries outlive the data they describe and are pruned by
+//! `apply` alone, oldest first, so a chain never gets a hole.
 //!
 //! `ts` is stored as `ms + 2^63` so byte order equals numeric order for every `i64`.
 
@@ -41,6 +48,20 @@ pub mod cf {
     pub const SERIES: &str = "series";
     /// Tenants, wrapped keys, applied log position, membership.
     pub const META: &str = "meta";
+    /// The hash-chained audit logs: (log, seq) → hash and entry bytes (`crate::audit`).
+    pub const AUDIT: &str = "audit";
+    /// The audit logs' time index: (log, entry time, seq) → ().
+    pub const AUDIT_BY_TIME: &str = "audit_by_time";
+
+    /// The audit log families: replicated, in the checksum and in snapshots like every
+    /// family, but with no retention filter (see `crate::audit` for their own retention).
+    pub const AUDIT_FAMILIES: [&str; 2] = [AUDIT, AUDIT_BY_TIME];
+
+    /// Every column family the engine opens, in creation order: the data families, the
+    /// audit families, `meta`.
+    pub fn all() -> impl Iterator<Item = &'static str> {
+        DATA.into_iter().chain(AUDIT_FAMILIES).chain([META])
+    }
 
     /// Every column family that holds tenant data subject to retention.
     pub const DATA: [&str; 9] = [

@@ -14,8 +14,12 @@
 //! with the tenant's data key, and index keys carry keyed tokens (HMAC) instead. The
 //! full-text index of manifest text ([`engine::text`]) lives in memory only, rebuilt from
 //! the sealed rows on open.
+//!
+//! The audit logs ([`audit`]) are replicated state too: hash-chained per tenant, sealed by
+//! the proposer like records, pruned only by `apply`.
 
 pub mod alerts;
+pub mod audit;
 pub mod command;
 pub mod crypto;
 pub mod engine;

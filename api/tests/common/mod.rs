@@ -137,6 +137,7 @@ impl Api {
             faults: Mutex::new(OutgoingFaults::default()),
         });
         let state = AppState {
+            audit: sightline_api::audit::audit_log(engine.clone(), cluster.clone()),
             engine,
             cluster,
             fault_injection,
@@ -172,6 +173,11 @@ impl Api {
     /// The router's answer to `request`, body unread (an SSE stream never ends).
     pub async fn respond(&self, request: Request<Body>) -> axum::response::Response {
         self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// The engine's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {

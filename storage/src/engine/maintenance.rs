@@ -59,10 +59,6 @@ impl Engine {
     }
 
     fn all_families(&self) -> Result<Vec<&ColumnFamily>> {
-        cf::DATA
-            .iter()
-            .chain([&cf::META])
-            .map(|name| self.cf(name))
-            .collect()
+        cf::all().map(|name| self.cf(name)).collect()
     }
 }

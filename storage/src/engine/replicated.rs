@@ -33,7 +33,7 @@ impl Engine {
         })?;
         let mut hasher = Sha256::new();
         let mut applied = None;
-        for name in cf::DATA.iter().chain([&cf::META]) {
+        for name in cf::all() {
             let loc = keys::time_location(name);
             let mut opts = ReadOptions::default();
             opts.set_total_order_seek(true);
@@ -47,7 +47,7 @@ impl Engine {
                 let expired = loc
                     .and_then(|loc| keys::tenant_and_time(loc, key, value))
                     .is_some_and(|(tenant, ts)| watermarks.get(&tenant).is_some_and(|c| ts < *c));
-                if *name == cf::META && key == meta::APPLIED {
+                if name == cf::META && key == meta::APPLIED {
                     applied = Some(decode_meta::<LogPosition>("applied position", value)?);
                 }
                 if !expired {

@@ -174,7 +174,7 @@ fn replicas_applying_the_same_commands_hold_identical_bytes() {
     );
     a.apply(pos(2), &cmd).unwrap();
     b.apply(pos(2), &cmd).unwrap();
-    for name in cf::DATA.iter().chain([&cf::META]) {
+    for name in cf::all() {
         let (mut ea, mut eb) = (Vec::new(), Vec::new());
         a.for_each_raw(name, |k, v| ea.push((k.to_vec(), v.to_vec())))
             .unwrap();

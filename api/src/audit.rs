@@ -34,7 +34,7 @@ use crate::{AppState, Cluster};
 pub use log::AuditLog;
 
 /// What a search asked, with plates tokenized.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Terms {
     /// Search kind: `plates`, `area`, `co-location`, `convoy`, `frequency`, `hotlist`,
     /// `manifests`.
@@ -65,6 +65,12 @@ pub struct Terms {
     /// Time range end, UTC ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<i64>,
+    /// The other tenants searched under their grants (in the searching tenant's entry).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<String>,
+    /// The tenant that searched this one's data under a grant (in the owner's entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grantee: Option<String>,
 }
 
 /// The keyed token (hex) of a plate or pattern text for the audit record.

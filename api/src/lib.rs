@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod faults;
+pub mod grants;
 pub mod hotlists;
 pub mod ingest;
 pub mod json;

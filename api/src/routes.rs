@@ -26,7 +26,8 @@ use axum::Router;
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::{
-    admin, alerts, audit, faults, hotlists, ingest, keys, search, series, stats, tokens, AppState,
+    admin, alerts, audit, faults, grants, hotlists, ingest, keys, search, series, stats, tokens,
+    AppState,
 };
 
 /// Who may call a route.
@@ -89,6 +90,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Tenant administration: an admin of that tenant or of every tenant.
     endpoint!(PUT "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), put(admin::put_tenant)),
     endpoint!(GET "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), get(admin::get_tenant)),
+    // Grants of a tenant's (the owner's) data to another: an admin of the owner or of every
+    // tenant.
+    endpoint!(GET "/v1/admin/tenants/{tenant}/grants", Access::Tenant(ADMIN), get(grants::list_grants)),
+    endpoint!(PUT "/v1/admin/tenants/{tenant}/grants/{grantee}", Access::Tenant(ADMIN), put(grants::put_grant)),
+    endpoint!(DELETE "/v1/admin/tenants/{tenant}/grants/{grantee}", Access::Tenant(ADMIN), delete(grants::delete_grant)),
     // A tenant's data key rotation: an admin of that tenant or of every tenant.
     endpoint!(POST "/v1/admin/tenants/{tenant}/keys/rotate", Access::Tenant(ADMIN), post(keys::rotate_tenant_key)),
     // Cluster administration: a cluster-wide admin.

@@ -127,17 +127,20 @@ pub async fn create_token(
     let (token, claims) = mint(&state, subject, &request.tenant, role, Some(ttl))?;
     tracing::info!(target: "sightline::audit", action = "token_create", by = %caller.claims.sub,
         id = %claims.jti, subject = %claims.sub, tenant = %claims.tenant, role = role.as_str(), "token issued");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "token": token,
-            "id": claims.jti,
-            "subject": claims.sub,
-            "tenant": claims.tenant,
-            "role": role.as_str(),
-            "expires_at": claims.exp.map(format_rfc3339_ms),
-        })),
-    ))
+    Ok((StatusCode::CREATED, Json(token_json(&token, &claims))))
+}
+
+/// The answer describing a freshly signed token (`POST /v1/admin/tokens`, and `sightline
+/// token create --output json`).
+pub fn token_json(token: &str, claims: &Claims) -> Value {
+    json!({
+        "token": token,
+        "id": claims.jti,
+        "subject": claims.sub,
+        "tenant": claims.tenant,
+        "role": claims.role.as_str(),
+        "expires_at": claims.exp.map(format_rfc3339_ms),
+    })
 }
 
 /// `DELETE /v1/admin/tokens/{id}`: replicated, so every node refuses the token from the

@@ -361,3 +361,67 @@ async fn malformed_bodies_are_invalid_json_and_good_ones_answer() {
         (StatusCode::NOT_FOUND, Some("tenant_not_found"))
     );
 }
+
+/// A cursor pages only the tenant and the question it was issued for: replayed against
+/// another tenant (with a token for it) or another plate it is refused as `invalid_cursor`;
+/// a new page size, `explain` or key order keep it valid.
+#[tokio::test]
+async fn a_cursor_is_bound_to_its_tenant_and_query() {
+    let api = Api::new().await;
+    let (status, body) = api
+        .call("PUT", "/v1/admin/tenants/u", json!({"retention_days": 30}))
+        .await;
+    assert!(status.is_success(), "{body}");
+    let reads: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({"camera_id": "cam-1", "captured_at": format!("2026-11-26T10:0{i}:00Z"),
+            "plate": "AB1CD", "lat": 41.88, "lon": -87.63})
+        })
+        .collect();
+    let (status, body) = api
+        .call("POST", "/v1/tenants/u/reads", Value::Array(reads))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let api = &api;
+    let search = |tenant: &str, body: Value| {
+        let path = format!("/v1/tenants/{tenant}/search/plates");
+        async move { api.call("POST", &path, audited(body)).await }
+    };
+    let (status, first) = search(
+        "t",
+        json!({"plate": "AB*", "match": "wildcard", "limit": 2}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let next = first["next_cursor"].as_str().unwrap().to_string();
+
+    // Same question: a new page size and explain are fine; so is another key order.
+    let (status, page) = search(
+        "t",
+        json!({"limit": 5, "explain": true, "match": "wildcard", "plate": "AB*", "cursor": next}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["hits"].as_array().unwrap().len(), 5);
+
+    for (tenant, body) in [
+        (
+            "u",
+            json!({"plate": "AB*", "match": "wildcard", "limit": 2, "cursor": next}),
+        ),
+        (
+            "t",
+            json!({"plate": "AB1*", "match": "wildcard", "limit": 2, "cursor": next}),
+        ),
+        (
+            "t",
+            json!({"plate": "AB*", "match": "wildcard", "limit": 2, "cameras": ["cam-1"],
+            "cursor": next}),
+        ),
+    ] {
+        let (status, answer) = search(tenant, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{tenant} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_cursor", "{answer}");
+        assert_eq!(common::fields(&answer), ["cursor"]);
+    }
+}

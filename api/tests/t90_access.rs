@@ -57,6 +57,22 @@ fn sample(method: &Method, template: &str) -> Option<(String, Value, Option<Setu
         ("POST", "/v1/admin/tenants/{tenant}/keys/rotate") => {
             s("/v1/admin/tenants/t/keys/rotate", Value::Null)
         }
+        ("GET", "/v1/admin/tenants/{tenant}/grants") => {
+            s("/v1/admin/tenants/t/grants", Value::Null)
+        }
+        ("PUT", "/v1/admin/tenants/{tenant}/grants/{grantee}") => s(
+            "/v1/admin/tenants/t/grants/u",
+            json!({"kinds": ["reads"], "expires_at": "now+1d"}),
+        ),
+        ("DELETE", "/v1/admin/tenants/{tenant}/grants/{grantee}") => Some((
+            "/v1/admin/tenants/t/grants/u".into(),
+            Value::Null,
+            Some((
+                "PUT",
+                "/v1/admin/tenants/t/grants/u".into(),
+                json!({"kinds": ["reads"], "expires_at": "now+1d"}),
+            )),
+        )),
         ("GET", "/v1/admin/keys") => s("/v1/admin/keys", Value::Null),
         ("POST", "/v1/admin/keys/rotate-master") => s("/v1/admin/keys/rotate-master", Value::Null),
         ("POST", "/v1/admin/compact") => s("/v1/admin/compact", Value::Null),

@@ -10,6 +10,7 @@ mod demo;
 mod demo_data;
 mod https;
 mod server;
+mod token_cli;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,11 @@ enum Commands {
         #[command(subcommand)]
         command: admin_cli::AdminCommand,
     },
+    /// Sign tokens locally with the cluster's key (from a node's configuration).
+    Token {
+        #[command(subcommand)]
+        command: token_cli::TokenCommand,
+    },
     /// Form a new cluster of the configured peers on this node, then serve.
     Init {
         /// The TOML configuration (see docs/operations.md).
@@ -76,14 +82,16 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Commands::Admin { command } = cli.command {
-        return admin_cli::run(command);
-    }
+    let command = match cli.command {
+        Commands::Admin { command } => return admin_cli::run(command),
+        Commands::Token { command } => return token_cli::run(command),
+        other => other,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        match command {
             Commands::Demo {
                 data_dir,
                 http,
@@ -103,7 +111,9 @@ fn main() -> Result<()> {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
                 server::serve(config, true, enable_fault_injection).await
             }
-            Commands::Admin { .. } => unreachable!("handled before the runtime starts"),
+            Commands::Admin { .. } | Commands::Token { .. } => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     })
 }

@@ -1,7 +1,9 @@
 //! Tokens on a three-node cluster of real processes: `init` writes a signed bootstrap admin
 //! token (mode 0600) once the cluster has its replicated signing key; every node verifies
 //! tokens minted on any node; a revocation made through one node is refused by every node
-//! (the test prints how long each took to refuse it) and stays refused across a restart.
+//! (the test prints how long each took to refuse it) and stays refused across a restart;
+//! `sightline token create` signs a token from a running node's configuration that every
+//! node accepts, and refuses a bad role, a TTL past the maximum and an unknown tenant.
 
 mod common;
 
@@ -47,6 +49,21 @@ fn mint(cluster: &Cluster, node: u64, token: &str, body: &Value) -> Result<(u16,
     }
 }
 
+/// Runs `sightline token create --config CONFIG ARGS`: (exit code, stdout, stderr).
+fn token_create(config: &std::path::Path, args: &[&str]) -> Result<(i32, String, String)> {
+    let output = std::process::Command::new(sightline_chaos::sightline_binary()?)
+        .args(["token", "create", "--config"])
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()?;
+    Ok((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    ))
+}
+
 #[test]
 fn tokens_verify_on_every_node_and_a_revocation_reaches_them_all() -> Result<()> {
     let mut cluster = Cluster::start(3, Settings::default())?;
@@ -79,6 +96,35 @@ fn tokens_verify_on_every_node_and_a_revocation_reaches_them_all() -> Result<()>
             .anonymous()
             .post_json("/v1/admin/tokens", &mint_request("ingest", "city"))?;
         assert_eq!(status, 401, "node {id}: no token");
+    }
+
+    // `sightline token create` signs locally from a running node's configuration: the
+    // token works on the other nodes; a bad role, a TTL past the maximum and an unknown
+    // tenant are refused with a message naming them, printing no token.
+    let config = cluster.member(2)?.dir.join("sightline.toml");
+    let (code, local, _) = token_create(&config, &["--tenant", "city", "--role", "investigator"])?;
+    assert_eq!(code, 0, "token create failed");
+    for id in [1, 3] {
+        let (status, body) = cluster.node(id)?.with_token(&local).post_json(
+            "/v1/tenants/city/search/plates",
+            &json!({"plate": "NOPE1", "case_number": "T23", "reason": "cli token"}),
+        )?;
+        assert_eq!(status, 200, "node {id} with a CLI-signed token: {body}");
+    }
+    let (status, _) = mint(&cluster, 1, &local, &mint_request("ingest", "city"))?;
+    assert_eq!(status, 403, "a CLI-signed investigator token may not mint");
+    for (args, names) in [
+        (&["--tenant", "city", "--role", "boss"][..], "--role"),
+        (
+            &["--tenant", "city", "--role", "admin", "--ttl", "48h"][..],
+            "--ttl",
+        ),
+        (&["--tenant", "nowhere", "--role", "admin"][..], "nowhere"),
+    ] {
+        let (code, stdout, stderr) = token_create(&config, args)?;
+        assert_ne!(code, 0, "{args:?} succeeded");
+        assert!(stdout.is_empty(), "{args:?} printed {stdout}");
+        assert!(stderr.contains(names), "{args:?}: {stderr}");
     }
 
     // Revoke through a follower; every node refuses the token, the answering one at once.

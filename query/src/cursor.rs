@@ -1,13 +1,21 @@
 //! Opaque pagination cursors: the sort key (time, id) of the last hit a page returned,
 //! so the next page resumes strictly after it even while new reads arrive (like
 //! Elasticsearch's `search_after`, without exposing the sort values).
+//!
+//! A cursor is bound to the tenant and the query that issued it: it carries a 64-bit
+//! binding (the API hashes the path's tenant and the request's terms, everything but the
+//! cursor, the page size and the plan flag), and [`Cursor::decode`] refuses one whose binding
+//! differs, so a cursor cannot be replayed against another tenant or another question.
+//!
+//! Format (URL-safe base64): `2 | ts i64 BE | id u128 BE | binding u64 BE`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use crate::{QueryError, Result};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const LEN: usize = 8 + 16 + 8;
 
 /// Where a page ended, newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,30 +27,43 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Encodes as URL-safe base64.
-    pub fn encode(&self) -> String {
-        let mut bytes = Vec::with_capacity(25);
+    /// Encodes as URL-safe base64, bound to `binding` (see the module docs).
+    pub fn encode(&self, binding: u64) -> String {
+        let mut bytes = Vec::with_capacity(1 + LEN);
         bytes.push(VERSION);
         bytes.extend_from_slice(&self.ts.to_be_bytes());
         bytes.extend_from_slice(&self.id.to_be_bytes());
+        bytes.extend_from_slice(&binding.to_be_bytes());
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Decodes a cursor made by [`Cursor::encode`].
-    pub fn decode(text: &str) -> Result<Self> {
+    /// Decodes a cursor made by [`Cursor::encode`] with the same `binding`;
+    /// [`QueryError::BadCursor`] for anything else (malformed, or issued for another tenant
+    /// or query: the answer does not say which).
+    pub fn decode(text: &str, binding: u64) -> Result<Self> {
         let bytes = URL_SAFE_NO_PAD
             .decode(text)
             .map_err(|_| QueryError::BadCursor)?;
-        match bytes.as_slice() {
-            [VERSION, rest @ ..] if rest.len() == 24 => {
-                let ts =
-                    i64::from_be_bytes(rest[..8].try_into().map_err(|_| QueryError::BadCursor)?);
-                let id =
-                    u128::from_be_bytes(rest[8..].try_into().map_err(|_| QueryError::BadCursor)?);
-                Ok(Cursor { ts, id })
-            }
-            _ => Err(QueryError::BadCursor),
+        let rest = match bytes.as_slice() {
+            [VERSION, rest @ ..] if rest.len() == LEN => rest,
+            _ => return Err(QueryError::BadCursor),
+        };
+        let field = |range: std::ops::Range<usize>| rest.get(range).ok_or(QueryError::BadCursor);
+        let ts = i64::from_be_bytes(field(0..8)?.try_into().map_err(|_| QueryError::BadCursor)?);
+        let id = u128::from_be_bytes(
+            field(8..24)?
+                .try_into()
+                .map_err(|_| QueryError::BadCursor)?,
+        );
+        let bound = u64::from_be_bytes(
+            field(24..32)?
+                .try_into()
+                .map_err(|_| QueryError::BadCursor)?,
+        );
+        if bound != binding {
+            return Err(QueryError::BadCursor);
         }
+        Ok(Cursor { ts, id })
     }
 
     /// The newest (time, id) position strictly after this cursor in newest-first order.
@@ -64,14 +85,20 @@ mod tests {
             ts: 1_795_000_000_123,
             id: 77,
         };
-        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert_eq!(Cursor::decode(&c.encode(9), 9).unwrap(), c);
+        assert!(
+            Cursor::decode(&c.encode(9), 10).is_err(),
+            "another query's cursor"
+        );
         for bad in [
             "",
             "not base64!",
             "AAAA",
             &URL_SAFE_NO_PAD.encode([2u8; 25]),
+            &URL_SAFE_NO_PAD.encode([1u8; 25]),
+            &URL_SAFE_NO_PAD.encode([2u8; 34]),
         ] {
-            assert!(Cursor::decode(bad).is_err(), "{bad}");
+            assert!(Cursor::decode(bad, 0).is_err(), "{bad}");
         }
         assert_eq!(Cursor { ts: 5, id: 0 }.resume_at(), Some((4, u128::MAX)));
         assert_eq!(c.resume_at(), Some((c.ts, 76)));

@@ -18,6 +18,7 @@
 //! It must not know about HTTP or JSON bodies (the api crate turns requests into these
 //! types) nor about Raft (the caller decides which replica answers and how fresh it is).
 
+pub mod across;
 pub mod colocation;
 pub mod convoy;
 pub mod cursor;
@@ -29,6 +30,7 @@ pub mod reads;
 pub mod series;
 pub mod stats;
 
+pub use across::{search_reads_across, MergedPage};
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;
 pub use manifests::{search_manifests, ManifestPage, ManifestQuery};

@@ -98,6 +98,9 @@ impl TotalRelation {
 pub struct ReadPage {
     /// Reads, newest first.
     pub hits: Vec<PlateRead>,
+    /// Each hit's place in the order (what a cursor after it would hold), parallel to
+    /// `hits`.
+    pub positions: Vec<Cursor>,
     /// Hits across all pages: exact, or a lower bound (see `total_relation`).
     pub total: u64,
     /// Whether `total` is exact.
@@ -269,7 +272,8 @@ pub fn search_reads(engine: &Engine, query: &ReadQuery) -> Result<ReadPage> {
     let mut opened = engine.get_reads(query.tenant, &unopened)?.into_iter();
     walk.opened += unopened.len() as u64;
     let mut hits = Vec::with_capacity(walk.page.len());
-    for (_, record) in walk.page {
+    let mut positions = Vec::with_capacity(walk.page.len());
+    for (key, record) in walk.page {
         let record = match record {
             Some(r) => Some(r),
             None => opened.next().flatten(),
@@ -280,6 +284,10 @@ pub fn search_reads(engine: &Engine, query: &ReadQuery) -> Result<ReadPage> {
             record.filter(|r| query.plate.as_ref().is_none_or(|p| p.matches(&r.plate)))
         {
             hits.push(read);
+            positions.push(Cursor {
+                ts: key.ts,
+                id: key.id,
+            });
         }
     }
     let (total, total_relation) = if walk.total > bound {
@@ -296,6 +304,7 @@ pub fn search_reads(engine: &Engine, query: &ReadQuery) -> Result<ReadPage> {
     explain.total_bound = bound;
     Ok(ReadPage {
         hits,
+        positions,
         total,
         total_relation,
         next_cursor,

@@ -176,7 +176,7 @@ fn all_pages(f: &Fixture, mut q: ReadQuery) -> Vec<String> {
             ids.push(hit.id.clone());
         }
         match page.next_cursor {
-            Some(c) => q.cursor = Some(Cursor::decode(&c.encode()).unwrap()),
+            Some(c) => q.cursor = Some(Cursor::decode(&c.encode(7), 7).unwrap()),
             None => break,
         }
     }

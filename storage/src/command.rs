@@ -100,6 +100,30 @@ pub struct SealedAuditEntry {
     pub value: Vec<u8>,
 }
 
+/// What a cross-tenant grant lets the grantee search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantKind {
+    /// Plate reads (plate and area search).
+    Reads,
+}
+
+impl GrantKind {
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::Reads => "reads",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "reads" => Some(GrantKind::Reads),
+            _ => None,
+        }
+    }
+}
+
 /// A tenant's retention and tiering policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantPolicy {
@@ -254,6 +278,26 @@ pub enum Command {
         /// The entries.
         entries: Vec<SealedAuditEntry>,
     },
+    /// Lets tenant `grantee` search tenant `owner`'s data of `kinds` until `expires_at`
+    /// (replacing any grant between the two). Applied only when both tenants exist and
+    /// differ.
+    PutGrant {
+        /// The tenant whose data is shared.
+        owner: u32,
+        /// The tenant whose investigators may search it.
+        grantee: u32,
+        /// What may be searched.
+        kinds: Vec<GrantKind>,
+        /// When the grant ends, UTC ms (checked by each search, not by `apply`).
+        expires_at: i64,
+    },
+    /// Ends the grant from `owner` to `grantee`.
+    RevokeGrant {
+        /// The tenant whose data was shared.
+        owner: u32,
+        /// The tenant it was shared with.
+        grantee: u32,
+    },
 }
 
 impl Command {
@@ -329,6 +373,16 @@ pub enum ApplyOutcome {
     /// A hotlist was stored or removed.
     Hotlist {
         /// Whether a hotlist of that name existed before.
+        existed: bool,
+    },
+    /// A grant was stored.
+    Granted {
+        /// Whether it replaced a grant between the same two tenants.
+        replaced: bool,
+    },
+    /// A grant was revoked.
+    GrantRevoked {
+        /// Whether there was one.
         existed: bool,
     },
     /// A token was revoked.

@@ -110,6 +110,7 @@ pub struct Engine {
     dictionaries: dictionary::Dictionaries,
     hotlists: hotlists::Hotlists,
     auth: auth::AuthState,
+    grants: grants::Grants,
     text: text::TextIndexes,
     alerts: Option<AlertSinkHandle>,
     sync_writes: bool,
@@ -190,6 +191,7 @@ impl Engine {
             dictionaries: dictionary::Dictionaries::default(),
             hotlists: hotlists::Hotlists::default(),
             auth: auth::AuthState::default(),
+            grants: grants::Grants::default(),
             text: text::TextIndexes::default(),
             alerts: config.alerts.clone(),
             sync_writes: config.sync_writes,
@@ -200,6 +202,7 @@ impl Engine {
         engine.load_dictionaries()?;
         engine.load_hotlists()?;
         engine.load_auth()?;
+        engine.load_grants()?;
         engine.load_manifest_text()?;
         Ok(engine)
     }
@@ -335,6 +338,7 @@ impl Engine {
         let mut new_watermarks = None;
         let (mut new_signing_key, mut new_revocation) = (None, None);
         let mut key_change = keystore::KeyChange::default();
+        let mut grant_change = None;
         let outcome = match command {
             Command::Noop => ApplyOutcome::Done,
             // `apply` unwraps proposals; one that reaches here wraps another.
@@ -434,6 +438,22 @@ impl Engine {
                 outcome
             }
             Command::AppendAudit { entries } => self.stage_audit(&mut batch, entries)?,
+            Command::PutGrant {
+                owner,
+                grantee,
+                kinds,
+                expires_at,
+            } => self.stage_put_grant(
+                &mut batch,
+                *owner,
+                *grantee,
+                kinds,
+                *expires_at,
+                &mut grant_change,
+            )?,
+            Command::RevokeGrant { owner, grantee } => {
+                self.stage_revoke_grant(&mut batch, *owner, *grantee, &mut grant_change)?
+            }
             Command::DeleteHotlist { tenant, name } => {
                 match self.tenants.load().by_id.contains_key(tenant) {
                     true => {
@@ -544,6 +564,7 @@ impl Engine {
         }
         self.publish_auth(new_signing_key, new_revocation);
         self.publish_keys(key_change);
+        self.publish_grants(grant_change);
         if let (Some(sink), Command::PutReads { tenant, .. }) = (&self.alerts, command) {
             if !written_reads.is_empty() {
                 // The batch is durable: a failure to raise its alerts must not fail it.
@@ -762,7 +783,9 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
 
 mod audit;
 mod auth;
+pub use auth::{read_stored_auth, StoredAuth};
 mod dictionary;
+mod grants;
 mod hotlists;
 mod keystore;
 mod maintenance;
@@ -772,6 +795,7 @@ pub mod series;
 pub mod text;
 
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
+pub use grants::Grant;
 pub use hotlists::Hotlist;
 pub use keystore::WrappedKeyInfo;
 use replicated::read_watermarks;

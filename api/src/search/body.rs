@@ -172,7 +172,7 @@ pub struct PlateSearchBody {
     pub case_number: Option<String>,
     /// Audit: reason.
     pub reason: Option<String>,
-    /// Other tenants under a grant (not served yet).
+    /// Other tenants whose grants to this one are in force ([`crate::grants`]).
     pub tenants: Option<Vec<String>>,
     /// Read consistency.
     #[serde(default)]
@@ -204,7 +204,7 @@ pub struct AreaSearchBody {
     pub case_number: Option<String>,
     /// Audit: reason.
     pub reason: Option<String>,
-    /// Other tenants under a grant (not served yet).
+    /// Other tenants whose grants to this one are in force ([`crate::grants`]).
     pub tenants: Option<Vec<String>>,
     /// Read consistency.
     #[serde(default)]
@@ -360,22 +360,59 @@ pub fn plate_match(body: &PlateSearchBody) -> Result<PlateMatch, ApiError> {
     })
 }
 
-/// A decoded cursor, if any.
-pub fn cursor(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+/// A decoded cursor, if any, which must carry `binding` ([`search_request`]).
+pub fn cursor(text: Option<&str>, binding: u64) -> Result<Option<Cursor>, ApiError> {
     match text {
-        Some(text) => Ok(Some(Cursor::decode(text)?)),
+        Some(text) => Ok(Some(Cursor::decode(text, binding)?)),
         None => Ok(None),
     }
 }
 
-/// Refuses a cross-tenant search until grants land.
-pub fn no_grants(tenants: &Option<Vec<String>>) -> Result<(), ApiError> {
-    match tenants {
-        Some(list) if !list.is_empty() => Err(ApiError::field(
-            ErrorCode::NotImplemented,
-            "tenants",
-            "cross-tenant search under grants is not served by this version yet",
-        )),
-        _ => Ok(()),
+/// The fields of a search body that may change from page to page.
+const PAGING_FIELDS: [&str; 4] = ["cursor", "limit", "explain", "consistency"];
+
+/// Reads a search body (413 past the limit) into `T`, with the binding its cursors carry:
+/// a hash of the path's tenant and of every term of the body but [`PAGING_FIELDS`], keys
+/// sorted, so a cursor pages only the question and the tenant it was issued for
+/// (`sightline_query::Cursor`). Not a secret: the binding only ties a cursor to its query.
+pub fn search_request<T: serde::de::DeserializeOwned>(
+    raw: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    tenant: &str,
+) -> Result<(T, u64), ApiError> {
+    let bytes = crate::ingest::body_bytes(raw)?;
+    let body = crate::body::parse_body(&bytes)?;
+    Ok((body, query_binding(tenant, &bytes)))
+}
+
+fn query_binding(tenant: &str, bytes: &[u8]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut terms = serde_json::from_slice::<serde_json::Value>(bytes).unwrap_or_default();
+    if let Some(object) = terms.as_object_mut() {
+        for field in PAGING_FIELDS {
+            object.remove(field);
+        }
+    }
+    let mut hash = Sha256::new();
+    hash.update(b"sightline cursor binding v1\0");
+    hash.update(tenant.as_bytes());
+    hash.update(b"\0");
+    hash.update(canonical(&terms).to_string().as_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// `value` with every object's keys in sorted order, whatever serde_json's map keeps.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
     }
 }

@@ -12,11 +12,11 @@ use sightline_query::{search_manifests as run_search, ManifestQuery};
 use sightline_storage::record::{Manifest, MediaKind};
 use sightline_storage::time::format_rfc3339_ms;
 
-use super::body::{cursor, ManifestSearchBody, DEFAULT_LIMIT, MAX_LIMIT};
+use super::body::{cursor, search_request, ManifestSearchBody, DEFAULT_LIMIT, MAX_LIMIT};
 use super::{answer, area_kind, default_to, prepare, render};
 use crate::audit::{self, Terms};
 use crate::auth::Principal;
-use crate::body::{audit_fields, bounded, parse_request, time_range};
+use crate::body::{audit_fields, bounded, time_range};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
@@ -96,7 +96,7 @@ pub async fn search_manifests(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let body: ManifestSearchBody = parse_request(body)?;
+    let (body, binding): (ManifestSearchBody, u64) = search_request(body, &tenant_name)?;
     let audited = audit_fields(body.case_number.as_deref(), body.reason.as_deref())?;
     let q = query_text(body.q.as_deref())?;
     let (from, to) = time_range("", body.from.as_deref(), body.to.as_deref(), default_to())?;
@@ -105,7 +105,7 @@ pub async fn search_manifests(
         Some(a) => Some(a.to_area("area")?),
         None => None,
     };
-    let cursor = cursor(body.cursor.as_deref())?;
+    let cursor = cursor(body.cursor.as_deref(), binding)?;
     let (engine, tenant) = prepare(&state, body.consistency, &tenant_name).await?;
     let terms = Terms {
         kind: "manifests",
@@ -131,7 +131,7 @@ pub async fn search_manifests(
             hits: page.hits.iter().map(ManifestHit::of).collect(),
             total: page.total,
             total_relation: page.total_relation.as_str(),
-            next_cursor: page.next_cursor.map(|c| c.encode()),
+            next_cursor: page.next_cursor.map(|c| c.encode(binding)),
             took_ms: started.elapsed().as_millis() as u64,
         };
         Ok((page.total, render(&answer)?))

@@ -29,6 +29,44 @@ fn revoked_key(id: &[u8; 16]) -> Vec<u8> {
     [REVOKED_PREFIX, id.as_slice()].concat()
 }
 
+/// What `sightline token create` needs from a node's engine directory.
+#[derive(Debug)]
+pub struct StoredAuth {
+    /// The cluster's token signing key, unwrapped: `None` before the cluster set one.
+    pub signing_key: Option<[u8; 32]>,
+    /// Every tenant's name.
+    pub tenants: Vec<String>,
+}
+
+/// Reads the signing key (unwrapped with `master` or one of its previous keys) and the
+/// tenant names from the engine directory `dir`, opened read-only, so that it works on a
+/// running node's directory too: `sightline token create` signs locally, as every node does.
+pub fn read_stored_auth(dir: &std::path::Path, master: &crate::MasterKey) -> Result<StoredAuth> {
+    use crate::keys::meta::TENANT_PREFIX;
+    let options = rocksdb::Options::default();
+    let families = rocksdb::DB::list_cf(&options, dir)?;
+    let db = rocksdb::DB::open_cf_for_read_only(&options, dir, &families, false)?;
+    let meta = db
+        .cf_handle(cf::META)
+        .ok_or_else(|| crate::StorageError::corrupt("column family", "meta missing"))?;
+    let signing_key = match db.get_cf(meta, SIGNING_KEY)? {
+        Some(wrapped) => Some(master.unwrap_key(SIGNING_KEY_CONTEXT, &wrapped)?),
+        None => None,
+    };
+    let mut tenants = Vec::new();
+    for item in db.prefix_iterator_cf(meta, TENANT_PREFIX) {
+        let (key, _) = item?;
+        let Some(name) = key.strip_prefix(TENANT_PREFIX) else {
+            break;
+        };
+        tenants.push(String::from_utf8_lossy(name).into_owned());
+    }
+    Ok(StoredAuth {
+        signing_key,
+        tenants,
+    })
+}
+
 /// What the engine holds for token verification.
 #[derive(Default)]
 pub(super) struct AuthState {

@@ -201,6 +201,7 @@ impl Feed {
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Feed)> {
         loop {
             if let Some(event) = self.queued.pop_front() {
+                crate::metrics::METRICS.alert_events.inc();
                 return Some((Ok(event), self));
             }
             if *self.closed.borrow() {

@@ -199,6 +199,7 @@ async fn handle(
 ) -> Result<Json<Value>, ApiError> {
     state.space.check()?;
     let body = body_bytes(body)?;
+    let bytes = body.len() as u64;
     let records = tokio::task::spawn_blocking(move || parse_batch(&headers, &body))
         .await
         .map_err(ApiError::internal)??;
@@ -225,6 +226,20 @@ async fn handle(
         } => (duplicates, expired),
         _ => (0, 0),
     };
+    let metric_kind = match kind {
+        RecordKind::Reads => "reads",
+        RecordKind::Manifests => "manifests",
+        RecordKind::Series => "samples",
+    };
+    let metrics = &crate::metrics::METRICS;
+    metrics
+        .ingest_records
+        .with_label_values(&[metric_kind])
+        .inc_by(accepted as u64);
+    metrics
+        .ingest_bytes
+        .with_label_values(&[metric_kind])
+        .inc_by(bytes);
     let mut body = json!({"accepted": accepted, "duplicates": duplicates});
     if expired > 0 {
         // Older than the tenant's retention watermark when the batch was applied: dropped

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod json;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod proposer;
 pub mod routes;
 pub mod search;

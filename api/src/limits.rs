@@ -49,6 +49,8 @@ struct Limiter {
     per_s: u32,
     burst: u32,
     what: &'static str,
+    /// The `limit` label of its refusals in `/metrics`.
+    kind: &'static str,
 }
 
 impl Limiter {
@@ -61,6 +63,11 @@ impl Limiter {
             per_s,
             burst: burst.get(),
             what,
+            kind: if what == "records" {
+                "ingest"
+            } else {
+                "search"
+            },
         })
     }
 
@@ -81,6 +88,10 @@ impl Limiter {
                     ),
                 );
                 error.retry_after_s = Some(seconds.max(1));
+                crate::metrics::METRICS
+                    .rate_limited
+                    .with_label_values(&[self.kind])
+                    .inc();
                 Err(error)
             }
             Err(_) => Err(ApiError::new(

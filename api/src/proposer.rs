@@ -62,6 +62,11 @@ pub trait Cluster: Send + Sync + 'static {
     /// leader has committed.
     fn ready(&self) -> BoxFuture<'static, bool>;
 
+    /// Raft's state on this node for `/metrics` (none where there is no Raft).
+    fn raft_figures(&self) -> Option<crate::metrics::RaftFigures> {
+        None
+    }
+
     /// The fault rules on this node's outgoing replication traffic.
     fn outgoing_faults(&self) -> OutgoingFaults {
         OutgoingFaults::default()

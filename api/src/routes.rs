@@ -26,8 +26,8 @@ use axum::Router;
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::{
-    admin, alerts, audit, faults, grants, hotlists, ingest, keys, search, series, stats, tokens,
-    AppState,
+    admin, alerts, audit, faults, grants, hotlists, ingest, keys, metrics, search, series, stats,
+    tokens, AppState,
 };
 
 /// Who may call a route.
@@ -87,6 +87,8 @@ macro_rules! endpoint {
 pub const ENDPOINTS: &[Endpoint] = &[
     endpoint!(GET "/healthz", Access::Public, get(admin::healthz)),
     endpoint!(GET "/readyz", Access::Public, get(admin::readyz)),
+    // Prometheus scrapes: no tenant's data in any figure or label (crate::metrics).
+    endpoint!(GET "/metrics", Access::Public, get(metrics::get_metrics)),
     // Tenant administration: an admin of that tenant or of every tenant.
     endpoint!(PUT "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), put(admin::put_tenant)),
     endpoint!(GET "/v1/admin/tenants/{tenant}", Access::Tenant(ADMIN), get(admin::get_tenant)),
@@ -176,7 +178,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     for endpoint in ENDPOINTS {
         router = router.route(endpoint.path, (endpoint.handler)());
     }
-    router.route_layer(axum::middleware::from_fn_with_state(state, authorize))
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state, authorize))
+        .route_layer(axum::middleware::from_fn(metrics::track))
 }
 
 fn forbidden(message: &str) -> ApiError {

@@ -50,6 +50,7 @@ fn sample(method: &Method, template: &str) -> Option<(String, Value, Option<Setu
     match (method.as_str(), template) {
         ("GET", "/healthz") => s("/healthz", Value::Null),
         ("GET", "/readyz") => s("/readyz", Value::Null),
+        ("GET", "/metrics") => s("/metrics", Value::Null),
         ("PUT", "/v1/admin/tenants/{tenant}") => {
             s("/v1/admin/tenants/t", json!({"retention_days": 30}))
         }

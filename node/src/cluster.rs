@@ -205,6 +205,10 @@ impl Cluster for RaftCluster {
         .boxed()
     }
 
+    fn raft_figures(&self) -> Option<sightline_api::metrics::RaftFigures> {
+        Some(crate::raft_metrics::figures(&self.raft))
+    }
+
     fn read_barrier(&self) -> BoxFuture<'static, Result<(), ProposeError>> {
         let raft = self.raft.clone();
         async move {

@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod demo_data;
 mod https;
+mod raft_metrics;
 mod server;
 mod token_cli;
 

@@ -194,6 +194,7 @@ pub async fn start_node(spec: NodeSpec<'_>, master: MasterKey) -> Result<Started
             Err(e) => return Err(e).context("forming the cluster"),
         }
     }
+    crate::raft_metrics::watch(raft.clone());
     let cluster: Arc<dyn sightline_api::Cluster> = Arc::new(RaftCluster::new(raft.clone()));
     let state = AppState {
         audit: sightline_api::audit::audit_log(engine.clone(), cluster.clone()),

@@ -784,6 +784,7 @@ fn unknown_tenant(tenant: u32) -> ApplyOutcome {
 mod audit;
 mod auth;
 pub use auth::{read_stored_auth, StoredAuth};
+pub use maintenance::RocksFigures;
 mod dictionary;
 mod grants;
 mod hotlists;

@@ -241,7 +241,12 @@ impl AuditLog {
                 entries: batch.iter().map(|p| p.entry.clone()).collect(),
             };
             let result = match self.cluster.propose(command).await {
-                Ok(ApplyOutcome::Audited { seqs }) if seqs.iter().all(Option::is_some) => Ok(()),
+                Ok(ApplyOutcome::Audited { seqs }) if seqs.iter().all(Option::is_some) => {
+                    crate::metrics::METRICS
+                        .audit_appends
+                        .inc_by(seqs.len() as u64);
+                    Ok(())
+                }
                 Ok(ApplyOutcome::Audited { .. }) => {
                     // Only an entry of a tenant unknown at apply is skipped; the tenant
                     // existed when it was sealed, and tenants are never removed.

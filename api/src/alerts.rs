@@ -185,6 +185,8 @@ struct Feed {
     closed: watch::Receiver<bool>,
     queued: VecDeque<Event>,
     last: Option<AlertId>,
+    /// Counts this stream against its token's cap until the client goes.
+    _slot: crate::limits::StreamSlot,
 }
 
 impl Feed {
@@ -250,6 +252,7 @@ pub async fn get_alerts(
         ),
     };
     let (_, tenant) = prepare(&state, Consistency::Linearizable, &tenant_name).await?;
+    let slot = state.limits.open_stream(&caller)?;
     crate::audit::request(
         &state,
         Some(&caller),
@@ -270,6 +273,7 @@ pub async fn get_alerts(
         closed,
         queued: VecDeque::new(),
         last: None,
+        _slot: slot,
     };
     match after {
         Some(after) => {

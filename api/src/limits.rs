@@ -6,11 +6,17 @@
 //! limits are per node, as in most gateways (a client spreading over three nodes gets up to
 //! three times its rate). A batch larger than the burst can never pass and answers 413.
 //!
+//! Open alert streams (SSE) are capped per token ([`Limits::open_stream`]): each holds a
+//! connection and a subscription for as long as the client keeps it, so one token cannot
+//! hold a node's connections; past the cap the next subscription answers 429.
+//!
 //! Body size (413 `payload_too_large`, nothing written) is bounded by the router's body
 //! limit ([`crate::MAX_BODY_BYTES`]).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -22,6 +28,9 @@ use crate::error::{ApiError, ErrorCode};
 pub const DEFAULT_INGEST_RECORDS_PER_S: u32 = 200_000;
 /// Searches per second a token may run unless configured (0: unlimited).
 pub const DEFAULT_SEARCHES_PER_S: u32 = 1_000;
+/// Alert streams a token may hold open at once on one node unless configured (0:
+/// unlimited).
+pub const DEFAULT_ALERT_STREAMS_PER_TOKEN: u32 = 8;
 
 /// How many checks pass between sweeps of idle tokens' state.
 const SWEEP_EVERY: u64 = 10_000;
@@ -33,6 +42,8 @@ pub struct LimitConfig {
     pub ingest_records_per_s: u32,
     /// Requests per second per token on the search routes (0: unlimited).
     pub searches_per_s: u32,
+    /// Alert (SSE) streams a token may hold open at once (0: unlimited).
+    pub alert_streams_per_token: u32,
 }
 
 impl Default for LimitConfig {
@@ -40,6 +51,7 @@ impl Default for LimitConfig {
         LimitConfig {
             ingest_records_per_s: DEFAULT_INGEST_RECORDS_PER_S,
             searches_per_s: DEFAULT_SEARCHES_PER_S,
+            alert_streams_per_token: DEFAULT_ALERT_STREAMS_PER_TOKEN,
         }
     }
 }
@@ -110,6 +122,32 @@ pub struct Limits {
     ingest: Option<Limiter>,
     search: Option<Limiter>,
     checks: AtomicU64,
+    streams: Arc<OpenStreams>,
+}
+
+/// The alert streams each token holds open.
+struct OpenStreams {
+    cap: u32,
+    open: Mutex<HashMap<[u8; 16], u32>>,
+}
+
+/// One open alert stream, counted against its token until dropped (when the client goes).
+pub struct StreamSlot {
+    streams: Arc<OpenStreams>,
+    id: [u8; 16],
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.streams.open.lock() {
+            if let Some(n) = open.get_mut(&self.id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.id);
+                }
+            }
+        }
+    }
 }
 
 impl Limits {
@@ -119,6 +157,10 @@ impl Limits {
             ingest: Limiter::new(config.ingest_records_per_s, "records"),
             search: Limiter::new(config.searches_per_s, "searches"),
             checks: AtomicU64::new(0),
+            streams: Arc::new(OpenStreams {
+                cap: config.alert_streams_per_token,
+                open: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -137,6 +179,37 @@ impl Limits {
             Some(limiter) => limiter.check(&caller.id, u32::try_from(records).unwrap_or(u32::MAX)),
             None => Ok(()),
         }
+    }
+
+    /// Admits one more open alert stream for `caller`, held until the slot is dropped, or
+    /// answers 429 when the token already holds its cap.
+    pub fn open_stream(&self, caller: &Principal) -> Result<StreamSlot, ApiError> {
+        let mut open = self
+            .streams
+            .open
+            .lock()
+            .map_err(|_| ApiError::internal("the stream count lock is poisoned"))?;
+        let n = open.entry(caller.id).or_insert(0);
+        if self.streams.cap > 0 && *n >= self.streams.cap {
+            crate::metrics::METRICS
+                .rate_limited
+                .with_label_values(&["alert_streams"])
+                .inc();
+            let mut error = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "this token holds {} open alert streams on this node, its most; close one first",
+                    self.streams.cap
+                ),
+            );
+            error.retry_after_s = Some(1);
+            return Err(error);
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            streams: self.streams.clone(),
+            id: caller.id,
+        })
     }
 
     /// Admits one search from `caller`, or answers 429.

@@ -1,6 +1,7 @@
 //! Issue 15, acceptance 6 (in process): a token over its ingest rate gets 429 with
 //! `Retry-After` and nothing written, while another tenant's token is unaffected; an
-//! oversized body gets 413 and nothing is written.
+//! oversized body gets 413 and nothing is written; a token holds at most its cap of open
+//! alert streams.
 
 mod common;
 
@@ -37,6 +38,7 @@ async fn a_token_over_its_ingest_rate_gets_429_and_others_are_unaffected() {
     let limits = LimitConfig {
         ingest_records_per_s: 10,
         searches_per_s: 0,
+        ..LimitConfig::default()
     };
     let api = Api::with_limits(false, sightline_api::space::SpaceGuard::disabled(), limits).await;
     api.call("PUT", "/v1/admin/tenants/u", json!({})).await;
@@ -83,6 +85,7 @@ async fn retry_after_is_sent_with_429() {
     let limits = LimitConfig {
         ingest_records_per_s: 0,
         searches_per_s: 1,
+        ..LimitConfig::default()
     };
     let api = Api::with_limits(false, sightline_api::space::SpaceGuard::disabled(), limits).await;
     let bearer = format!("Bearer {}", api.token("t", Role::Investigator));
@@ -114,4 +117,50 @@ async fn an_oversized_body_gets_413_and_nothing_is_written() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     assert_eq!(answer["error"]["code"], "payload_too_large");
     assert_eq!(total(&api, "t", "BIG").await, 0);
+}
+
+/// A token holds at most `alert_streams_per_token` open alert streams: the next one answers
+/// 429 with `Retry-After`, another token of the same tenant is unaffected, and closing a
+/// stream frees its place.
+#[tokio::test]
+async fn a_token_holds_at_most_its_cap_of_alert_streams() {
+    let limits = LimitConfig {
+        alert_streams_per_token: 2,
+        ..LimitConfig::default()
+    };
+    let api = Api::with_limits(false, sightline_api::space::SpaceGuard::disabled(), limits).await;
+    let key = api.state.engine().signing_key().unwrap();
+    let token = |subject: &str| {
+        sightline_api::auth::issue(&key, subject, "t", Role::Investigator, Some(60_000)).0
+    };
+    let (first, second) = (token("det. a"), token("det. b"));
+    let open = |token: &str| {
+        let request = axum::http::Request::builder()
+            .method("GET")
+            .uri("/v1/tenants/t/alerts")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        api.respond(request)
+    };
+    let a = open(&first).await;
+    let b = open(&first).await;
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let refused = open(&first).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
+    let other = open(&second).await;
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "another token is unaffected"
+    );
+    drop(a);
+    let again = open(&first).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a closed stream frees its place"
+    );
+    drop((b, other, again));
 }

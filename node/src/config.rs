@@ -143,6 +143,7 @@ struct ConfigFile {
 struct LimitsFile {
     ingest_records_per_s: Option<u32>,
     searches_per_s: Option<u32>,
+    alert_streams_per_token: Option<u32>,
 }
 
 /// A validated node configuration. Cold-tier settings are accepted and validated so
@@ -316,6 +317,10 @@ impl ConfigFile {
                 .limits
                 .searches_per_s
                 .unwrap_or(defaults.searches_per_s),
+            alert_streams_per_token: self
+                .limits
+                .alert_streams_per_token
+                .unwrap_or(defaults.alert_streams_per_token),
         };
         Ok(Config {
             min_free_bytes,

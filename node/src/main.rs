@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod demo_data;
 mod https;
+mod import_cli;
 mod raft_metrics;
 mod server;
 mod token_cli;
@@ -58,6 +59,9 @@ enum Commands {
         #[command(subcommand)]
         command: admin_cli::AdminCommand,
     },
+    /// Import plate reads from an NDJSON or CSV file through the ingest API, with progress;
+    /// bad lines are listed with their reasons, and a second run adds nothing.
+    Import(import_cli::ImportArgs),
     /// Sign tokens locally with the cluster's key (from a node's configuration).
     Token {
         #[command(subcommand)]
@@ -86,6 +90,7 @@ fn main() -> Result<()> {
     let command = match cli.command {
         Commands::Admin { command } => return admin_cli::run(command),
         Commands::Token { command } => return token_cli::run(command),
+        Commands::Import(args) => std::process::exit(import_cli::run(args)?),
         other => other,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -112,7 +117,7 @@ fn main() -> Result<()> {
                 let config = config::Config::load(&config, |key| std::env::var(key).ok())?;
                 server::serve(config, true, enable_fault_injection).await
             }
-            Commands::Admin { .. } | Commands::Token { .. } => {
+            Commands::Admin { .. } | Commands::Token { .. } | Commands::Import(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }

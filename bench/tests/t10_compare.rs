@@ -24,6 +24,7 @@ fn sightline_and_postgres_agree_on_every_answer_at_200k_reads() {
         doc: None,
         command: "bench/tests/t10_compare.rs".into(),
         keep: false,
+        wait_quiet: std::time::Duration::ZERO,
     };
     let report = compare::run(&config).expect("the comparison runs and both systems agree");
     assert!(

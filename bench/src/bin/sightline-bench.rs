@@ -75,6 +75,10 @@ struct CompareArgs {
     /// Keep both systems' data directories and say where they are.
     #[arg(long)]
     keep: bool,
+    /// Before each system, wait at most this many seconds for other processes to keep less
+    /// than a tenth of a core busy (0: do not wait); the report says what it found.
+    #[arg(long, default_value_t = 0)]
+    wait_quiet: u64,
 }
 
 fn beside_me(name: &str) -> Option<PathBuf> {
@@ -110,6 +114,7 @@ fn main() -> Result<()> {
         args.doc
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md"))
     });
+    let doc = doc.map(|d| std::fs::canonicalize(&d).unwrap_or(d));
     let mut words: Vec<String> = std::env::args().collect();
     if let Some(first) = words.first_mut() {
         *first = "sightline-bench".into();
@@ -128,6 +133,7 @@ fn main() -> Result<()> {
         doc: doc.clone(),
         command: words.join(" "),
         keep: args.keep,
+        wait_quiet: std::time::Duration::from_secs(args.wait_quiet),
     };
     let report = compare::run(&config)?;
     println!("{}\n{}", report.header(), report.table());

@@ -35,7 +35,7 @@ use tracing::{error, info};
 
 use crate::search_mix::{self, Class, Planned};
 use crate::synth::{Workload, WorkloadParams};
-use crate::sys::{load_average, CpuMeter, Machine};
+use crate::sys::{load_average, wait_until_quiet, CpuMeter, Machine};
 use answer::{agree, Answer};
 use report::{ClassRow, Report};
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
@@ -76,6 +76,26 @@ pub struct Config {
     pub command: String,
     /// Keep both systems' directories.
     pub keep: bool,
+    /// Before each system, wait at most this long for other processes to keep less than a
+    /// tenth of a core busy (0: do not wait).
+    pub wait_quiet: Duration,
+}
+
+/// How busy other processes kept the machine just before a system started: waits (at most
+/// `limit`) for them to go quiet, then samples them for three seconds. Returns (seconds
+/// waited, cores they kept busy).
+fn settle(what: &str, limit: Duration) -> (f64, Option<f64>) {
+    let me = [std::process::id()];
+    let (waited, _) = if limit.is_zero() {
+        (0.0, false)
+    } else {
+        wait_until_quiet(&me, 0.1, Duration::from_secs(5), limit)
+    };
+    let meter = CpuMeter::start(&me);
+    std::thread::sleep(Duration::from_secs(3));
+    let cores = meter.stop(&me).map(|c| c.others_cores());
+    info!(what, waited, others_cores = ?cores, "before the run of one system");
+    (waited, cores)
 }
 
 /// Runs the plan on PostgreSQL: one connection, prepared statements, each request timed
@@ -213,6 +233,7 @@ pub fn run(cfg: &Config) -> Result<Report> {
     info!(reads = w.len(), plan_seconds, "workload and plan ready");
 
     let bodies = w.ndjson_batches(cfg.batch);
+    let sl_settle = settle("Sightline", cfg.wait_quiet);
     let sl = sightline::run(
         &binary,
         &root.path().join("sightline"),
@@ -221,6 +242,7 @@ pub fn run(cfg: &Config) -> Result<Report> {
         cfg.clients,
         &plan,
     )?;
+    let pg_settle = settle("PostgreSQL", cfg.wait_quiet);
     let pg = run_pg(install, cfg, &w, machine.mem_bytes, &plan)?;
 
     let problems = disagreements(&plan, &sl.answers, &pg.answers);
@@ -240,6 +262,10 @@ pub fn run(cfg: &Config) -> Result<Report> {
         load_before,
         load_after: load_average(),
         other_processes_cores: meter.stop(&[std::process::id()]).map(|c| c.others_cores()),
+        others_before: vec![
+            report::Settled::new("Sightline", sl_settle),
+            report::Settled::new("PostgreSQL", pg_settle),
+        ],
         reads: w.len(),
         seed: cfg.seed,
         batch: cfg.batch,

@@ -131,6 +131,27 @@ impl ClassRow {
     }
 }
 
+/// How busy other processes kept the machine just before one system ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settled {
+    pub system: &'static str,
+    /// Seconds waited for them to go quiet (`--wait-quiet`).
+    pub waited_s: f64,
+    /// Cores they kept busy over the three seconds after.
+    pub others_cores: Option<f64>,
+}
+
+impl Settled {
+    /// From what `settle` measured.
+    pub fn new(system: &'static str, (waited_s, others_cores): (f64, Option<f64>)) -> Settled {
+        Settled {
+            system,
+            waited_s: round3(waited_s),
+            others_cores: others_cores.map(round3),
+        }
+    }
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -142,6 +163,8 @@ pub struct Report {
     pub load_after: Option<[f64; 3]>,
     /// Cores other processes kept busy on average over the run.
     pub other_processes_cores: Option<f64>,
+    /// Other processes just before each system ran.
+    pub others_before: Vec<Settled>,
     pub reads: usize,
     pub seed: u64,
     pub batch: usize,
@@ -317,7 +340,7 @@ impl Report {
         format!(
             "- **Command**: `{}`\n\
              - **Date**: {} (the run took {:.0} s)\n\
-             - **Machine**: {}, {} CPUs (AES-NI+CLMUL {}), {:.1} GiB, Linux {}; load average (1/5/15 min) before {}, after {} (the run's own work included); other processes kept {} cores busy on average\n\
+             - **Machine**: {}, {} CPUs (AES-NI+CLMUL {}), {:.1} GiB, Linux {}; load average (1/5/15 min) before {}, after {} (the run's own work included); other processes kept {} cores busy on average over the run ({})\n\
              - **Code**: `{}`\n\
              - **Workload**: {} reads (seed {}), {} measured requests per class after {} warm-up, one client per system; every one of {} answer pairs compared: {}\n\
              - **Sightline**: one node of the release binary through the chaos harness, block cache {}; ingest {:.1} s; `POST /v1/admin/compact` {:.1} s; on disk per read: {}\n\
@@ -333,6 +356,16 @@ impl Report {
             load(self.load_before),
             load(self.load_after),
             self.other_processes_cores.map_or("?".into(), |c| format!("{c:.2}")),
+            self.others_before
+                .iter()
+                .map(|s| format!(
+                    "{} cores just before {}{}",
+                    s.others_cores.map_or("?".into(), |c| format!("{c:.2}")),
+                    s.system,
+                    if s.waited_s > 0.0 { format!(", after waiting {:.0} s", s.waited_s) } else { String::new() }
+                ))
+                .collect::<Vec<_>>()
+                .join("; "),
             self.git,
             fmt_int(self.reads as f64),
             self.seed,

@@ -43,10 +43,25 @@ fn servers() -> Vec<u32> {
     majors
 }
 
+/// Whether extension `name` can be created: its control file, and the library it names
+/// (`module_pathname = '$libdir/...'`). A removed PostGIS package leaves the control file
+/// behind (it belongs to the `-scripts` package), so the file alone proves nothing.
 fn has_extension(major: u32, name: &str) -> bool {
-    Path::new(SHARE)
-        .join(format!("{major}/extension/{name}.control"))
-        .is_file()
+    let control = Path::new(SHARE).join(format!("{major}/extension/{name}.control"));
+    let Ok(text) = std::fs::read_to_string(control) else {
+        return false;
+    };
+    let module = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("module_pathname"))
+        .filter_map(|rest| rest.split('\'').nth(1))
+        .next();
+    match module.and_then(|m| m.strip_prefix("$libdir/")) {
+        Some(lib) => Path::new(LIB)
+            .join(format!("{major}/lib/{lib}.so"))
+            .is_file(),
+        None => true,
+    }
 }
 
 fn is_root() -> bool {

@@ -3,7 +3,8 @@
 //! benchmark `src/bin/macro/`, which starts a real `sightline serve` process, ingests and
 //! searches over HTTP, checks every answer, and measures the plain single-threaded RocksDB
 //! loop of the design notes on the same reads in the same run, `src/bin/replicated.rs`
-//! (one node against a three-node cluster), `src/bin/series.rs` (the series query in
+//! (one node against a three-node cluster), `src/bin/sightline-bench.rs` (`compare`, against
+//! PostgreSQL), `src/bin/series.rs` (the series query in
 //! process over a day of 1-second samples) and `src/bin/alerts.rs` (hotlist alert delay
 //! under ingest).
 //!
@@ -26,9 +27,12 @@
 //!   the workload;
 //! - [`server`]: a `sightline serve` child process that is always stopped;
 //! - [`load`]: NDJSON ingest from several client threads, each batch once;
-//! - [`sys`]: machine, load, per-process CPU and I/O, and on-disk sizes.
+//! - [`sys`]: machine, load, per-process CPU and I/O, and on-disk sizes;
+//! - [`compare`]: `sightline-bench compare`, Sightline against PostgreSQL + PostGIS +
+//!   pg_trgm on the same reads and requests, every answer pair checked for agreement.
 
 pub mod baseline;
+pub mod compare;
 pub mod load;
 pub mod phases;
 pub mod search_mix;

@@ -33,6 +33,30 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .build()
 }
 
+/// POSTs the JSON `body` to `url` with `authorization` (`Bearer ...`) over `client`, and
+/// returns the status, the answer's text and the time from sending the request to having
+/// read the whole answer: how every search of the benchmarks is timed. An HTTP error status
+/// is an answer, not an `Err`; a transport failure is.
+pub fn timed_post(
+    client: &ureq::Agent,
+    url: &str,
+    authorization: &str,
+    body: &str,
+) -> Result<(u16, String, Duration)> {
+    let t = Instant::now();
+    let answer = client
+        .post(url)
+        .set("Content-Type", "application/json")
+        .set("Authorization", authorization)
+        .send_string(body);
+    let (status, text) = match answer {
+        Ok(r) => (r.status(), r.into_string()?),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string()?),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((status, text, t.elapsed()))
+}
+
 impl Server {
     /// Starts `binary` serving from `dir` (created if needed) with `block_cache` and waits
     /// until it answers `/healthz`. The server logs at the product's default level

@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sightline_storage::time::{format_rfc3339_ms, DAY_MS};
 
-use crate::server::{agent, PerfRecord, Server};
+use crate::server::{agent, timed_post, PerfRecord, Server};
 use crate::stats::{round3, Summary};
 use crate::synth::Workload;
 use crate::sys::{CpuMeter, CpuUse};
@@ -104,7 +104,8 @@ impl Class {
         }
     }
 
-    fn path(self) -> &'static str {
+    /// The search route of the class: `/v1/tenants/{t}/search/{path}`.
+    pub fn path(self) -> &'static str {
         match self {
             Class::Exact | Class::Wildcard | Class::Fuzzy => "plates",
             Class::Area => "area",
@@ -182,12 +183,30 @@ enum Expect {
 /// and the size of the truth (matching plates for wildcard and fuzzy, reads for the
 /// others, plates for co-location and convoy).
 #[derive(Debug, Clone)]
-struct Planned {
+pub struct Planned {
     body: Value,
     expect: Expect,
     size: u64,
     /// The wildcard pattern's form (`XY*`, `?YZ1*`, ...).
     form: Option<&'static str>,
+}
+
+impl Planned {
+    /// The request body as Sightline's API takes it, without the audit fields
+    /// (`case_number`, `reason`); `compare` translates it for PostgreSQL.
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    /// Checks an answer (`status` and JSON body) against what the workload says it must be.
+    pub fn check(&self, status: u16, answer: &Value) -> Result<()> {
+        check(&self.expect, status, answer)
+    }
+
+    /// The wildcard pattern's form (`XY*`, `?YZ1*`, ...), for wildcard requests.
+    pub fn form(&self) -> Option<&'static str> {
+        self.form
+    }
 }
 
 /// How many requests, and with what seed.
@@ -361,7 +380,7 @@ fn median(mut v: Vec<u64>) -> Option<(u64, u64, u64)> {
 
 mod plan;
 mod verify;
-use plan::*;
+pub use plan::plan;
 use verify::*;
 
 /// Plans the mix (untimed), then runs each class: warm-up, then the measured requests,
@@ -421,18 +440,7 @@ pub fn run(
             body["case_number"] = "BENCH-0012".into();
             body["reason"] = "macro benchmark search mix".into();
             let body = body.to_string();
-            let t = Instant::now();
-            let answer = client
-                .post(&url)
-                .set("Content-Type", "application/json")
-                .set("Authorization", &bearer)
-                .send_string(&body);
-            let (status, text) = match answer {
-                Ok(r) => (r.status(), r.into_string()?),
-                Err(ureq::Error::Status(code, r)) => (code, r.into_string()?),
-                Err(e) => return Err(e.into()),
-            };
-            let latency = t.elapsed();
+            let (status, text, latency) = timed_post(&client, &url, &bearer, &body)?;
             let answer: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} answer is not JSON: {text:.300}", class.name()))?;
             check(&p.expect, status, &answer).with_context(|| {

@@ -353,8 +353,9 @@ pub(super) fn canonical_byte(b: u8) -> u8 {
 }
 
 /// The plan of every class: `warmup + measured` requests each (none for a class the
-/// workload planted nothing for).
-pub(super) fn plan(
+/// workload planted nothing for), with the answer each must get, from the workload alone.
+/// `now` is where the 30-day ranges end.
+pub fn plan(
     w: &Workload,
     warmup: usize,
     measured: usize,

@@ -43,7 +43,7 @@ use serde_json::{json, Value};
 use sightline_bench::baseline::{self, BaselineOptions, BaselineResult};
 use sightline_bench::phases;
 use sightline_bench::search_mix::{self, MixConfig, MixResult};
-use sightline_bench::server::{agent, respond, PerfRecord, Server, MASTER_KEY_HEX};
+use sightline_bench::server::{agent, respond, timed_post, PerfRecord, Server, MASTER_KEY_HEX};
 use sightline_bench::stats::{fmt_int, round3, Summary};
 use sightline_bench::synth::{absent_plate, Workload, WorkloadParams};
 use sightline_bench::sys::{

@@ -162,18 +162,7 @@ pub(crate) fn run_searches(
             body["consistency"] = consistency.into();
         }
         let body = body.to_string();
-        let t = Instant::now();
-        let answer = client
-            .post(&url)
-            .set("Content-Type", "application/json")
-            .set("Authorization", &bearer)
-            .send_string(&body);
-        let (status, text) = match answer {
-            Ok(r) => (r.status(), r.into_string()?),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string()?),
-            Err(e) => return Err(e.into()),
-        };
-        let latency = t.elapsed();
+        let (status, text, latency) = timed_post(&client, &url, &bearer, &body)?;
         let answer: Value = serde_json::from_str(&text)
             .with_context(|| format!("search answer is not JSON: {text:.300}"))?;
         let hits = check_answer(plate, *expected, status, &answer)?;

@@ -26,9 +26,24 @@ use clap::{Parser, Subcommand};
     about = "Sightline: a replicated data lake and search service for public-safety sensor data"
 )]
 struct Cli {
+    /// `text` (for a terminal) or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Commands,
 }
+
+/// How logs are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Sightline's own crates log at info; libraries (openraft logs every election at info,
+/// hyper, h2, tantivy) at warn, unless `RUST_LOG` asks for more.
+const DEFAULT_LOG_FILTER: &str = "warn,sightline=info,sightline_api=info,sightline_raft=info,\
+     sightline_storage=info,sightline_query=info,sightline_index=info";
 
 #[derive(Subcommand)]
 enum Commands {
@@ -79,14 +94,16 @@ enum Commands {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let command = match cli.command {
         Commands::Admin { command } => return admin_cli::run(command),
         Commands::Token { command } => return token_cli::run(command),

@@ -20,7 +20,6 @@
 
 pub mod colocation;
 pub mod convoy;
-pub mod cursor;
 pub mod filter;
 pub mod frequency;
 pub mod manifests;
@@ -28,6 +27,10 @@ pub mod plan;
 pub mod reads;
 pub mod series;
 pub mod stats;
+
+// Cursors are decoded from caller text, so they live in the RocksDB-free `sightline-wire`
+// (which `fuzz/` builds); this is their old path.
+pub use sightline_wire::cursor;
 
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;
@@ -57,6 +60,12 @@ pub enum QueryError {
     /// Storage failed underneath the query.
     #[error(transparent)]
     Storage(#[from] sightline_storage::StorageError),
+}
+
+impl From<cursor::BadCursor> for QueryError {
+    fn from(_: cursor::BadCursor) -> Self {
+        QueryError::BadCursor
+    }
 }
 
 impl QueryError {

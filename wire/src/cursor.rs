@@ -5,7 +5,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::{QueryError, Result};
+/// A cursor that is not one [`Cursor::encode`] made: the caller's mistake (or forgery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cursor is malformed or from another query")]
+pub struct BadCursor;
 
 const VERSION: u8 = 1;
 
@@ -29,19 +32,15 @@ impl Cursor {
     }
 
     /// Decodes a cursor made by [`Cursor::encode`].
-    pub fn decode(text: &str) -> Result<Self> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| QueryError::BadCursor)?;
+    pub fn decode(text: &str) -> Result<Self, BadCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| BadCursor)?;
         match bytes.as_slice() {
             [VERSION, rest @ ..] if rest.len() == 24 => {
-                let ts =
-                    i64::from_be_bytes(rest[..8].try_into().map_err(|_| QueryError::BadCursor)?);
-                let id =
-                    u128::from_be_bytes(rest[8..].try_into().map_err(|_| QueryError::BadCursor)?);
+                let ts = i64::from_be_bytes(rest[..8].try_into().map_err(|_| BadCursor)?);
+                let id = u128::from_be_bytes(rest[8..].try_into().map_err(|_| BadCursor)?);
                 Ok(Cursor { ts, id })
             }
-            _ => Err(QueryError::BadCursor),
+            _ => Err(BadCursor),
         }
     }
 

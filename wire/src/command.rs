@@ -5,9 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, StorageError};
-use crate::keyring::{Fingerprint, WrappedTenantKeys};
-use crate::keys::Token;
+use crate::opaque::{Fingerprint, Token, WrappedTenantKeys};
+
+/// A byte string that is not a postcard-encoded [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("corrupt command: {0}")]
+pub struct DecodeError(pub String);
 
 /// Where a command sits in the log that ordered it. Storage treats it as opaque apart from
 /// persisting it atomically with the command's effects.
@@ -41,7 +44,7 @@ pub struct SealedRead {
 }
 
 /// A distinct plate of a batch for the plate dictionary: its token and its normalized text
-/// sealed under the dictionary key ([`crate::keys::plate_key`]).
+/// sealed under the dictionary key (`sightline_storage::keys::plate_key`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedPlate {
     /// Token of the normalized plate.
@@ -71,7 +74,7 @@ pub struct SealedSample {
     /// Sample time, UTC ms.
     pub ts: i64,
     /// The sealed sample payload: its value and tags
-    /// ([`crate::engine::series::encode_sample_payload`]).
+    /// (`sightline_storage::engine::series::encode_sample_payload`).
     pub value: Vec<u8>,
 }
 
@@ -86,17 +89,17 @@ pub struct RewrappedKey {
     pub wrapped: Vec<u8>,
 }
 
-/// An audit entry sealed by its proposer ([`crate::audit::seal`]): `apply` gives it the next
-/// seq of its log and chains its hash.
+/// An audit entry sealed by its proposer (`sightline_storage::audit::seal`): `apply` gives
+/// it the next seq of its log and chains its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedAuditEntry {
-    /// The log: a tenant id, or [`crate::audit::CLUSTER_LOG`].
+    /// The log: a tenant id, or `sightline_storage::audit::CLUSTER_LOG`.
     pub log: u32,
     /// When, UTC ms, by the proposing node's clock.
     pub at: i64,
     /// Random, fixed by the proposer; with `log` and `at`, what the seal is bound to.
     pub id: u128,
-    /// The sealed [`crate::audit::AuditEntry`].
+    /// The sealed `sightline_storage::audit::AuditEntry`.
     pub value: Vec<u8>,
 }
 
@@ -214,7 +217,7 @@ pub enum Command {
     /// peer) proposing its own cannot replace the key every issued token depends on.
     SetSigningKey {
         /// The HMAC-SHA-256 key, wrapped by the master key (context
-        /// [`crate::keyring::SIGNING_KEY_CONTEXT`]).
+        /// `sightline_storage::keyring::SIGNING_KEY_CONTEXT`).
         wrapped: Vec<u8>,
     },
     /// Revokes an issued token: from its apply on, every replica refuses it.
@@ -232,7 +235,7 @@ pub enum Command {
         /// The new version.
         version: u32,
         /// The new data key, wrapped by the master key (context
-        /// [`crate::keyring::wrap_context`]).
+        /// `sightline_storage::keyring::wrap_context`).
         wrapped: Vec<u8>,
     },
     /// Replaces every wrapped key (each tenant's key versions and the token signing key)
@@ -288,8 +291,8 @@ impl Command {
     }
 
     /// Inverse of [`Command::encode`].
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
-        postcard::from_bytes(bytes).map_err(|e| StorageError::corrupt("command", e))
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
     }
 }
 

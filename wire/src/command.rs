@@ -167,7 +167,8 @@ pub enum Command {
     Proposal {
         /// Random, fixed by the proposer before the first attempt.
         id: u128,
-        /// The command (never itself a `Proposal`).
+        /// The command (never itself a `Proposal`: decoding refuses one).
+        #[serde(deserialize_with = "proposed_command")]
         command: Box<Command>,
     },
     /// Writes a batch of plate reads atomically.
@@ -296,6 +297,34 @@ impl Command {
     }
 }
 
+thread_local! {
+    /// How many [`Command::Proposal`]s deep this thread is decoding.
+    static PROPOSAL_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Decodes the command of a [`Command::Proposal`], refusing one that is itself a proposal
+/// before decoding any deeper. Without this, bytes nesting proposals 10,000 deep (20 KB, a
+/// peer's Propose RPC) overflow a 2 MiB thread stack and abort the node. Decoding never
+/// awaits, so the count is this decode's own.
+fn proposed_command<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Command>, D::Error> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            PROPOSAL_DEPTH.with(|depth| depth.set(depth.get() - 1));
+        }
+    }
+    let outer = PROPOSAL_DEPTH.with(|depth| {
+        let outer = depth.get();
+        depth.set(outer + 1);
+        outer
+    });
+    let _leave = Leave;
+    if outer > 0 {
+        return Err(serde::de::Error::custom("a proposal inside a proposal"));
+    }
+    Command::deserialize(d).map(Box::new)
+}
+
 /// How long (in cluster clock) a [`Command::Proposal`] id is remembered: a re-proposal
 /// applied later than this is applied again. Retries span seconds (the client deadline), so
 /// an hour is ample; the ids are pruned as the cluster clock advances.
@@ -381,5 +410,32 @@ mod tests {
         };
         assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);
         assert!(Command::decode(&[0xff, 0xff]).is_err());
+    }
+
+    /// Regression: 100,000 nested proposals (200 KB) overflowed the stack while decoding.
+    #[test]
+    fn nested_proposals_are_refused_without_recursing() {
+        let proposal = |command| Command::Proposal {
+            id: 0,
+            command: Box::new(command),
+        };
+        let one = proposal(Command::Noop);
+        assert_eq!(Command::decode(&one.encode()).unwrap(), one);
+        let two = proposal(proposal(Command::Noop)).encode();
+        // (postcard drops custom messages: the error says only that serde refused it)
+        assert!(Command::decode(&two).is_err());
+        // Each level is the Proposal tag and a zero id; then a Noop.
+        let level = &two[..2];
+        let mut deep = level.repeat(100_000);
+        deep.push(0);
+        let decoded = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || Command::decode(&deep).is_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(decoded, "refused");
+        // Refusing leaves no count behind: the next decode on this thread is whole.
+        assert_eq!(Command::decode(&one.encode()).unwrap(), one);
     }
 }

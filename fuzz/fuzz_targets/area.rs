@@ -29,6 +29,15 @@ const SPECIAL: &[f64] = &[
 ];
 /// How far (degrees) the points of a shape spread around its base point.
 const SPREADS: &[f64] = &[1e-5, 1e-4, 1e-3, 1e-2, 5e-2];
+/// Coordinates validation must refuse.
+const INVALID: &[f64] = &[
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    90.000_001,
+    180.5,
+    -1e300,
+];
 
 fn unit(u: &mut Unstructured) -> Result<f64> {
     Ok(f64::from(u.arbitrary::<u32>()?) / f64::from(u32::MAX))
@@ -70,9 +79,9 @@ fn area(u: &mut Unstructured, at: (f64, f64), spread: f64) -> Result<Shape> {
     let area = match u.int_in_range(0..=3u8)? {
         0 => {
             // Mostly up to 5 km: a 50 km circle covers ~75,000 cells and is slow to fuzz.
-            let radius = match u.int_in_range(0..=31u8)? {
-                0 | 1 => f64::from_bits(u.arbitrary()?),
-                2 => 50_000.0 * unit(u)?,
+            let radius = match u.int_in_range(0..=63u8)? {
+                0..=3 => f64::from_bits(u.arbitrary()?),
+                4 => 50_000.0 * unit(u)?,
                 _ => 5_000.0 * unit(u)?,
             };
             Area::circle(at.0, at.1, radius).ok()
@@ -80,16 +89,27 @@ fn area(u: &mut Unstructured, at: (f64, f64), spread: f64) -> Result<Shape> {
         1 => {
             let (a, b) = (near(u, at, spread)?, near(u, at, spread)?);
             let (min_lat, max_lat) = (a.0.min(b.0), a.0.max(b.0));
-            // Either order of longitudes: min > max crosses the antimeridian.
-            probes.extend([a, b, (a.0, b.1), (b.0, a.1)]);
-            Area::bbox(min_lat, a.1, max_lat, b.1).ok()
+            let (mut min_lon, mut max_lon) = (a.1.min(b.1), a.1.max(b.1));
+            match u.int_in_range(0..=7u8)? {
+                // Across the antimeridian (min_lon > max_lon): a narrow box there. (Reversing
+                // two nearby longitudes anywhere else gives a band around the world, whose
+                // cover is refused as too large only after a quarter of a million cells.)
+                0 => (min_lon, max_lon) = (180.0 - spread * unit(u)?, -180.0 + spread * unit(u)?),
+                1 => min_lon = *u.choose(INVALID)?,
+                _ => {}
+            }
+            probes.extend([a, b, (min_lat, min_lon), (max_lat, max_lon)]);
+            probes.extend([(min_lat, max_lon), (max_lat, min_lon)]);
+            Area::bbox(min_lat, min_lon, max_lat, max_lon).ok()
         }
         2 => {
             let n = u.int_in_range(3..=12usize)?;
             let mut points = Vec::with_capacity(n);
             for _ in 0..n {
-                points.push(if u.ratio(1, 16)? {
-                    base(u)?
+                // Now and then a vertex validation must refuse (a valid far vertex would
+                // make a continent-sized polygon, slow to cover and refused as too large).
+                points.push(if u.ratio(1, 32)? {
+                    (*u.choose(INVALID)?, *u.choose(INVALID)?)
                 } else {
                     near(u, at, spread)?
                 });

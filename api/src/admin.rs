@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::{ApplyOutcome, Command, TenantInfo};
 
 use crate::error::{ApiError, ErrorCode};
@@ -71,7 +71,7 @@ pub async fn put_tenant(
             "must not exceed retention_days",
         ));
     }
-    let keys = WrappedTenantKeys::generate(&state.engine().wrapping_key(), &name);
+    let keys = generate_tenant_keys(&state.engine().wrapping_key(), &name);
     let command = Command::UpsertTenant {
         name: name.clone(),
         policy: TenantPolicy {

@@ -197,6 +197,12 @@ impl From<sightline_query::QueryError> for ApiError {
     }
 }
 
+impl From<sightline_query::cursor::BadCursor> for ApiError {
+    fn from(e: sightline_query::cursor::BadCursor) -> Self {
+        sightline_query::QueryError::from(e).into()
+    }
+}
+
 impl From<crate::ProposeError> for ApiError {
     fn from(e: crate::ProposeError) -> Self {
         match e {

@@ -12,56 +12,29 @@ use sightline_storage::prepare::{prepare_manifests, prepare_reads, prepare_sampl
 use sightline_storage::record::{validate_manifest, validate_read, validate_sample};
 use sightline_storage::time::now_ms;
 use sightline_storage::{ApplyOutcome, Command, FieldError, TenantInfo};
+use sightline_wire::batch::{split_batch, BatchError, BatchFormat};
 
 use crate::auth::Principal;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
-/// Most records one request may carry.
-pub const MAX_BATCH_RECORDS: usize = 100_000;
+pub use sightline_wire::batch::MAX_BATCH_RECORDS;
 
 /// Splits a body into records: a JSON array, or NDJSON (one object per line) when the
-/// content type says so.
+/// content type says so (the split itself is [`split_batch`]'s).
 pub fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let records = if content_type.starts_with("application/x-ndjson")
+    let format = if content_type.starts_with("application/x-ndjson")
         || content_type.starts_with("application/jsonl")
     {
-        let text = std::str::from_utf8(body).map_err(|e| {
-            ApiError::new(ErrorCode::InvalidJson, format!("body is not UTF-8: {e}"))
-        })?;
-        let mut records = Vec::new();
-        for (line_no, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(line).map_err(|e| {
-                let mut err = ApiError::new(ErrorCode::InvalidJson, format!("line {} is not JSON: {e}", line_no + 1));
-                err.details.push(json!({"index": records.len(), "line": line_no + 1, "field": "", "reason": e.to_string()}));
-                err
-            })?;
-            records.push(value);
-            if records.len() > MAX_BATCH_RECORDS {
-                break;
-            }
-        }
-        records
+        BatchFormat::Ndjson
     } else if content_type.starts_with("application/json") {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(items)) => items,
-            Ok(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidJson,
-                    "body must be a JSON array of records, or NDJSON with Content-Type: application/x-ndjson",
-                ))
-            }
-            Err(e) => return Err(ApiError::new(ErrorCode::InvalidJson, format!("body is not JSON: {e}"))),
-        }
+        BatchFormat::JsonArray
     } else {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
@@ -70,19 +43,24 @@ pub fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiEr
             ),
         ));
     };
-    if records.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::EmptyBatch,
-            "the batch holds no records",
-        ));
-    }
-    if records.len() > MAX_BATCH_RECORDS {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("a batch may hold at most {MAX_BATCH_RECORDS} records; split it"),
-        ));
-    }
-    Ok(records)
+    split_batch(format, body).map_err(|e| {
+        let code = match e {
+            BatchError::Empty => ErrorCode::EmptyBatch,
+            BatchError::TooMany => ErrorCode::PayloadTooLarge,
+            _ => ErrorCode::InvalidJson,
+        };
+        let mut err = ApiError::new(code, e.to_string());
+        if let BatchError::BadLine {
+            index,
+            line,
+            reason,
+        } = e
+        {
+            err.details
+                .push(json!({"index": index, "line": line, "field": "", "reason": reason}));
+        }
+        err
+    })
 }
 
 /// Validates every record, collecting all problems.

@@ -17,7 +17,7 @@ use sightline_bench::synth::{Workload, WorkloadParams};
 use sightline_storage::alerts::{AlertSink, AlertSinkHandle};
 use sightline_storage::command::HotlistMatch;
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::{TenantKeys, WrappedTenantKeys};
+use sightline_storage::keyring::{generate_tenant_keys, TenantKeys};
 use sightline_storage::prepare::{prepare_hotlist, prepare_reads};
 use sightline_storage::record::{validate_read, ReadInput};
 use sightline_storage::time::now_ms;
@@ -70,7 +70,7 @@ impl Fixture {
         let create = Command::UpsertTenant {
             name: "bench".into(),
             policy: TenantPolicy::default(),
-            keys: WrappedTenantKeys::generate(engine.master_key(), "bench"),
+            keys: generate_tenant_keys(engine.master_key(), "bench"),
         };
         let first = LogPosition {
             term: 1,

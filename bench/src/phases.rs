@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::keys::RecordKey;
 use sightline_storage::prepare::{
     camera_token, cell_token, format_server_id, index_cell, plate_token, prepare_reads, server_id,
@@ -125,7 +125,7 @@ pub fn measure(dir: &Path, bodies: &[String], sync_writes: bool) -> Result<Phase
     let create = Command::UpsertTenant {
         name: "bench".into(),
         policy: TenantPolicy::default(),
-        keys: WrappedTenantKeys::generate(engine.master_key(), "bench"),
+        keys: generate_tenant_keys(engine.master_key(), "bench"),
     };
     engine.apply(pos(), &create)?;
     let tenant = engine

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sightline_api::ingest::{ingest, RecordKind};
 use sightline_api::AppState;
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::time::now_ms;
 use sightline_storage::Command;
 use tokio::net::TcpListener;
@@ -55,7 +55,7 @@ pub async fn run(data_dir: PathBuf, http: SocketAddr, load_data: bool) -> Result
     let node = start_node(spec, master).await?;
     let state = node.state.clone();
     if state.engine().tenant(DEMO_TENANT).is_none() {
-        let keys = WrappedTenantKeys::generate(&state.engine().wrapping_key(), DEMO_TENANT);
+        let keys = generate_tenant_keys(&state.engine().wrapping_key(), DEMO_TENANT);
         let command = Command::UpsertTenant {
             name: DEMO_TENANT.into(),
             policy: TenantPolicy::default(),

@@ -21,7 +21,6 @@
 pub mod across;
 pub mod colocation;
 pub mod convoy;
-pub mod cursor;
 pub mod filter;
 pub mod frequency;
 pub mod manifests;
@@ -31,6 +30,10 @@ pub mod series;
 pub mod stats;
 
 pub use across::{search_reads_across, MergedPage};
+// Cursors are decoded from caller text, so they live in the RocksDB-free `sightline-wire`
+// (which `fuzz/` builds); this is their old path.
+pub use sightline_wire::cursor;
+
 pub use cursor::Cursor;
 pub use filter::VehicleFilter;
 pub use manifests::{search_manifests, ManifestPage, ManifestQuery};
@@ -59,6 +62,12 @@ pub enum QueryError {
     /// Storage failed underneath the query.
     #[error(transparent)]
     Storage(#[from] sightline_storage::StorageError),
+}
+
+impl From<cursor::BadCursor> for QueryError {
+    fn from(_: cursor::BadCursor) -> Self {
+        QueryError::BadCursor
+    }
 }
 
 impl QueryError {

@@ -16,7 +16,7 @@ use sightline_query::convoy::{convoy, ConvoyQuery};
 use sightline_query::frequency::{frequency, FrequencyQuery};
 use sightline_query::{search_reads, Cursor, PlateMatch, ReadQuery, TotalRelation, VehicleFilter};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_reads;
 use sightline_storage::record::{validate_read, PlateRead};
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
@@ -63,7 +63,7 @@ fn fixture(seed: u64, n: usize, plates: usize) -> Fixture {
         MasterKey::from_bytes(&[3; 32]),
     )
     .unwrap();
-    let keys = WrappedTenantKeys::generate(engine.master_key(), "t");
+    let keys = generate_tenant_keys(engine.master_key(), "t");
     engine
         .apply(
             pos(1),

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use serde_json::json;
 use sightline_query::{search_manifests, ManifestQuery};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_manifests;
 use sightline_storage::record::validate_manifest;
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
@@ -30,7 +30,7 @@ fn open(dir: &std::path::Path) -> Engine {
 }
 
 fn upsert(engine: &Engine, index: u64, retention_days: u32) {
-    let keys = WrappedTenantKeys::generate(engine.master_key(), "t");
+    let keys = generate_tenant_keys(engine.master_key(), "t");
     engine
         .apply(
             pos(index),

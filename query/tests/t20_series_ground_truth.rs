@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use sightline_query::series::{series, Aggregation, Point, SeriesQuery, MAX_BUCKETS};
 use sightline_query::QueryError;
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_samples;
 use sightline_storage::record::SensorSample;
 use sightline_storage::time::DAY_MS;
@@ -54,7 +54,7 @@ impl Fixture {
             index: 0,
         };
         for (i, name) in ["a", "b"].into_iter().enumerate() {
-            let keys = WrappedTenantKeys::generate(fixture.engine.master_key(), name);
+            let keys = generate_tenant_keys(fixture.engine.master_key(), name);
             let outcome = fixture.apply(&Command::UpsertTenant {
                 name: name.into(),
                 policy: TenantPolicy {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use sightline_query::stats::{read_stats, GroupBy, StatsBucket, StatsQuery, MAX_BUCKETS, MAX_ROWS};
 use sightline_query::QueryError;
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_reads;
 use sightline_storage::record::{normalize_plate, validate_read};
 use sightline_storage::time::{format_rfc3339_ms, DAY_MS};
@@ -83,7 +83,7 @@ impl Fixture {
             reads: Vec::new(),
         };
         for (i, name) in ["a", "b"].into_iter().enumerate() {
-            let keys = WrappedTenantKeys::generate(fixture.engine.master_key(), name);
+            let keys = generate_tenant_keys(fixture.engine.master_key(), name);
             let outcome = fixture.apply(&Command::UpsertTenant {
                 name: name.into(),
                 policy: TenantPolicy {

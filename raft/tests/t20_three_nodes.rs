@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use sightline_raft::{current_engine_dir, Error, Node, RaftConfig, RaftNode};
 use sightline_storage::command::{SealedRead, TenantPolicy};
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::{ApplyOutcome, Command, Engine, EngineConfig, MasterKey};
 use tempfile::TempDir;
 
@@ -22,7 +22,7 @@ fn upsert_tenant(name: &str) -> Command {
     Command::UpsertTenant {
         name: name.to_string(),
         policy: TenantPolicy::default(),
-        keys: WrappedTenantKeys::generate(&master(), name),
+        keys: generate_tenant_keys(&master(), name),
     }
 }
 

@@ -24,7 +24,7 @@ use sightline_raft::{
     TlsFiles, TypeConfig, TLS_SERVER_NAME,
 };
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::{ApplyOutcome, Command, Engine, EngineConfig, MasterKey};
 use tempfile::TempDir;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
@@ -37,7 +37,7 @@ fn upsert_tenant(name: &str) -> Command {
     Command::UpsertTenant {
         name: name.to_string(),
         policy: TenantPolicy::default(),
-        keys: WrappedTenantKeys::generate(&master(), name),
+        keys: generate_tenant_keys(&master(), name),
     }
 }
 

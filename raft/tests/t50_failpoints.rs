@@ -16,7 +16,7 @@ use openraft::storage::{RaftLogStorage, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{CommittedLeaderId, EntryPayload, LogId};
 use sightline_raft::{current_engine_dir, LogStore, StateMachine, TypeConfig};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::{Command, Engine, EngineConfig, MasterKey};
 
 fn master() -> MasterKey {
@@ -70,7 +70,7 @@ async fn a_crash_at_any_step_of_a_snapshot_install_leaves_a_node_that_starts_at_
             Command::UpsertTenant {
                 name: name.into(),
                 policy: TenantPolicy::default(),
-                keys: WrappedTenantKeys::generate(&master(), name),
+                keys: generate_tenant_keys(&master(), name),
             },
         ));
     }

@@ -77,10 +77,8 @@ pub mod cf {
     ];
 }
 
-/// Width of a keyed token (truncated HMAC-SHA-256).
-pub const TOKEN_LEN: usize = 8;
-/// A keyed pseudonym of a plate, cell, camera or series.
-pub type Token = [u8; TOKEN_LEN];
+// Tokens travel in commands as plain bytes, so their type is sightline-wire's.
+pub use sightline_wire::opaque::{Token, TOKEN_LEN};
 
 /// Where the timestamp of an entry sits, so retention can find it without decrypting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

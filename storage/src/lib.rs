@@ -1,7 +1,8 @@
 //! `sightline-storage` owns everything Sightline keeps on one node's disk: the record types
-//! (plate reads, media manifests, sensor samples) with their validation and normalization,
-//! the fixed-width key layout, the keyring and AES-GCM-SIV envelope encryption, the RocksDB
-//! engine with its column families, the deterministic [`Engine::apply`] of a [`Command`],
+//! (plate reads, media manifests, sensor samples) with their validation and normalization
+//! and the [`Command`] (both defined in `sightline-wire`, re-exported here as [`record`]
+//! and [`command`]), the fixed-width key layout, the keyring and AES-GCM-SIV envelope
+//! encryption, the RocksDB engine with its column families, the deterministic [`Engine::apply`] of a [`Command`],
 //! and the retention (TTL) compaction filter.
 //!
 //! It must not know about HTTP, Raft or cluster membership: a [`Command`] arrives with a
@@ -20,16 +21,17 @@
 
 pub mod alerts;
 pub mod audit;
-pub mod command;
 pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod keyring;
 pub mod keys;
 pub mod prepare;
-pub mod record;
 pub mod retention;
-pub mod time;
+
+// The record types, times and the command are parsed from untrusted bytes, so they live in
+// the RocksDB-free `sightline-wire` (which `fuzz/` builds); these are their old paths.
+pub use sightline_wire::{command, record, time};
 
 pub use command::{ApplyOutcome, Command, LogPosition};
 pub use engine::{Engine, EngineConfig, TenantInfo};

@@ -19,7 +19,7 @@ use sightline_bench::stats::Summary;
 use sightline_bench::sys::{rocksdb_family_sizes, Machine};
 use sightline_query::series::{series, Aggregation, SeriesQuery};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_samples;
 use sightline_storage::record::SensorSample;
 use sightline_storage::time::DAY_MS;
@@ -69,7 +69,7 @@ fn main() -> Result<()> {
                 retention_days: 3_650,
                 hot_days: 7,
             },
-            keys: WrappedTenantKeys::generate(engine.master_key(), "bench"),
+            keys: generate_tenant_keys(engine.master_key(), "bench"),
         },
     )?;
     let ApplyOutcome::Tenant { id: tenant, .. } = outcome else {

@@ -20,7 +20,7 @@ use sightline_bench::sys::{load_average, Machine};
 use sightline_index::area::Area;
 use sightline_query::{search_manifests, ManifestQuery};
 use sightline_storage::command::TenantPolicy;
-use sightline_storage::keyring::WrappedTenantKeys;
+use sightline_storage::keyring::generate_tenant_keys;
 use sightline_storage::prepare::prepare_manifests;
 use sightline_storage::record::{validate_manifest, MediaKind};
 use sightline_storage::time::{format_rfc3339_ms, now_ms};
@@ -141,7 +141,7 @@ fn main() -> Result<()> {
     let load_started = Instant::now();
     {
         let engine = open(dir.path())?;
-        let keys = WrappedTenantKeys::generate(engine.master_key(), "bench");
+        let keys = generate_tenant_keys(engine.master_key(), "bench");
         engine.apply(
             pos(1),
             &Command::UpsertTenant {

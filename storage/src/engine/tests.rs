@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::keyring::generate_tenant_keys;
 use crate::prepare::{plate_token, prepare_reads};
 use crate::record::validate_read;
 use crate::time::{format_rfc3339_ms, now_ms, DAY_MS};
@@ -18,7 +19,7 @@ fn pos(index: u64) -> LogPosition {
 }
 
 fn create_tenant(engine: &Engine, index: u64, name: &str, retention_days: u32) -> u32 {
-    let keys = WrappedTenantKeys::generate(&engine.wrapping_key(), name);
+    let keys = generate_tenant_keys(&engine.wrapping_key(), name);
     let policy = TenantPolicy {
         retention_days,
         hot_days: 1,
@@ -159,7 +160,7 @@ fn client_ids_make_resends_idempotent_within_and_across_batches() {
 fn replicas_applying_the_same_commands_hold_identical_bytes() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (a, b) = (open(a_dir.path()), open(b_dir.path()));
-    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let keys = generate_tenant_keys(a.master_key(), "acme");
     let create = Command::UpsertTenant {
         name: "acme".into(),
         policy: TenantPolicy::default(),
@@ -262,7 +263,7 @@ fn compaction_drops_expired_entries_from_every_family() {
 fn checksums_agree_across_replicas_and_change_with_state() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (a, b) = (open(a_dir.path()), open(b_dir.path()));
-    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let keys = generate_tenant_keys(a.master_key(), "acme");
     let create = Command::UpsertTenant {
         name: "acme".into(),
         policy: TenantPolicy::default(),
@@ -308,7 +309,7 @@ fn replicas_agree_on_expiry_whatever_they_compacted() {
         );
         x
     };
-    let keys = WrappedTenantKeys::generate(a.master_key(), "acme");
+    let keys = generate_tenant_keys(a.master_key(), "acme");
     let policy = |retention_days| TenantPolicy {
         retention_days,
         hot_days: 1,
@@ -487,7 +488,7 @@ fn the_plate_dictionary_holds_each_plate_once_with_its_newest_time_and_survives_
 fn a_retried_proposal_applies_once_and_cannot_undo_a_newer_change() {
     let (dir, raw_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (engine, raw) = (open(dir.path()), open(raw_dir.path()));
-    let keys = WrappedTenantKeys::generate(engine.master_key(), "acme");
+    let keys = generate_tenant_keys(engine.master_key(), "acme");
     let upsert = |days| Command::UpsertTenant {
         name: "acme".into(),
         policy: TenantPolicy {

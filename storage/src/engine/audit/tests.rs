@@ -7,7 +7,7 @@ use super::*;
 use crate::audit::{Problem, CLUSTER_LOG_NAME};
 use crate::command::{Command, LogPosition, TenantPolicy};
 use crate::engine::EngineConfig;
-use crate::keyring::{generate_signing_key, MasterKey, WrappedTenantKeys};
+use crate::keyring::{generate_signing_key, generate_tenant_keys, MasterKey};
 
 fn open(dir: &Path) -> Engine {
     Engine::open(&EngineConfig::new(dir), MasterKey::from_bytes(&[5; 32])).unwrap()
@@ -25,7 +25,7 @@ fn pos(index: u64) -> LogPosition {
 fn setup(dir: &Path) -> Engine {
     let engine = open(dir);
     for (i, name) in ["a", "b"].iter().enumerate() {
-        let keys = WrappedTenantKeys::generate(engine.master_key(), name);
+        let keys = generate_tenant_keys(engine.master_key(), name);
         let cmd = Command::UpsertTenant {
             name: name.to_string(),
             policy: TenantPolicy {
@@ -243,7 +243,7 @@ fn replicas_applying_the_same_commands_hold_the_same_chain_and_checksum() {
         all.push(Command::UpsertTenant {
             name: name.to_string(),
             policy: TenantPolicy::default(),
-            keys: WrappedTenantKeys::generate(c.master_key(), name),
+            keys: generate_tenant_keys(c.master_key(), name),
         });
     }
     all.push(Command::SetSigningKey {
@@ -314,7 +314,7 @@ fn pruning_keeps_a_year_or_the_tenants_retention_and_the_chain_verifiable() {
                     retention_days: 500,
                     hot_days: 1,
                 },
-                keys: WrappedTenantKeys::generate(engine.master_key(), "b"),
+                keys: generate_tenant_keys(engine.master_key(), "b"),
             },
         )
         .unwrap();

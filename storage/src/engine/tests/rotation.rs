@@ -72,7 +72,7 @@ fn a_rotation_seals_new_values_with_the_new_version_and_old_ones_still_open() {
     let mut log = vec![Command::UpsertTenant {
         name: "acme".into(),
         policy: TenantPolicy::default(),
-        keys: WrappedTenantKeys::generate(&engine.wrapping_key(), "acme"),
+        keys: generate_tenant_keys(&engine.wrapping_key(), "acme"),
     }];
     engine.apply(pos(1), &log[0]).unwrap();
     assert_eq!(engine.key_version(1).unwrap(), 1);
@@ -253,7 +253,7 @@ fn a_rewrap_prepared_before_a_change_or_naming_another_key_is_rejected() {
     let foreign = Command::UpsertTenant {
         name: "foreign".into(),
         policy: TenantPolicy::default(),
-        keys: WrappedTenantKeys::generate(&c, "foreign"),
+        keys: generate_tenant_keys(&c, "foreign"),
     };
     assert!(matches!(
         engine.apply(pos(5), &foreign).unwrap(),

@@ -5,9 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, StorageError};
-use crate::keyring::{Fingerprint, WrappedTenantKeys};
-use crate::keys::Token;
+use crate::opaque::{Fingerprint, Token, WrappedTenantKeys};
+
+/// A byte string that is not a postcard-encoded [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("corrupt command: {0}")]
+pub struct DecodeError(pub String);
 
 /// Where a command sits in the log that ordered it. Storage treats it as opaque apart from
 /// persisting it atomically with the command's effects.
@@ -41,7 +44,7 @@ pub struct SealedRead {
 }
 
 /// A distinct plate of a batch for the plate dictionary: its token and its normalized text
-/// sealed under the dictionary key ([`crate::keys::plate_key`]).
+/// sealed under the dictionary key (`sightline_storage::keys::plate_key`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedPlate {
     /// Token of the normalized plate.
@@ -71,7 +74,7 @@ pub struct SealedSample {
     /// Sample time, UTC ms.
     pub ts: i64,
     /// The sealed sample payload: its value and tags
-    /// ([`crate::engine::series::encode_sample_payload`]).
+    /// (`sightline_storage::engine::series::encode_sample_payload`).
     pub value: Vec<u8>,
 }
 
@@ -86,17 +89,17 @@ pub struct RewrappedKey {
     pub wrapped: Vec<u8>,
 }
 
-/// An audit entry sealed by its proposer ([`crate::audit::seal`]): `apply` gives it the next
-/// seq of its log and chains its hash.
+/// An audit entry sealed by its proposer (`sightline_storage::audit::seal`): `apply` gives
+/// it the next seq of its log and chains its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedAuditEntry {
-    /// The log: a tenant id, or [`crate::audit::CLUSTER_LOG`].
+    /// The log: a tenant id, or `sightline_storage::audit::CLUSTER_LOG`.
     pub log: u32,
     /// When, UTC ms, by the proposing node's clock.
     pub at: i64,
     /// Random, fixed by the proposer; with `log` and `at`, what the seal is bound to.
     pub id: u128,
-    /// The sealed [`crate::audit::AuditEntry`].
+    /// The sealed `sightline_storage::audit::AuditEntry`.
     pub value: Vec<u8>,
 }
 
@@ -188,7 +191,8 @@ pub enum Command {
     Proposal {
         /// Random, fixed by the proposer before the first attempt.
         id: u128,
-        /// The command (never itself a `Proposal`).
+        /// The command (never itself a `Proposal`: decoding refuses one).
+        #[serde(deserialize_with = "proposed_command")]
         command: Box<Command>,
     },
     /// Writes a batch of plate reads atomically.
@@ -238,7 +242,7 @@ pub enum Command {
     /// peer) proposing its own cannot replace the key every issued token depends on.
     SetSigningKey {
         /// The HMAC-SHA-256 key, wrapped by the master key (context
-        /// [`crate::keyring::SIGNING_KEY_CONTEXT`]).
+        /// `sightline_storage::keyring::SIGNING_KEY_CONTEXT`).
         wrapped: Vec<u8>,
     },
     /// Revokes an issued token: from its apply on, every replica refuses it.
@@ -256,7 +260,7 @@ pub enum Command {
         /// The new version.
         version: u32,
         /// The new data key, wrapped by the master key (context
-        /// [`crate::keyring::wrap_context`]).
+        /// `sightline_storage::keyring::wrap_context`).
         wrapped: Vec<u8>,
     },
     /// Replaces every wrapped key (each tenant's key versions and the token signing key)
@@ -332,9 +336,37 @@ impl Command {
     }
 
     /// Inverse of [`Command::encode`].
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
-        postcard::from_bytes(bytes).map_err(|e| StorageError::corrupt("command", e))
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
     }
+}
+
+thread_local! {
+    /// How many [`Command::Proposal`]s deep this thread is decoding.
+    static PROPOSAL_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Decodes the command of a [`Command::Proposal`], refusing one that is itself a proposal
+/// before decoding any deeper. Without this, bytes nesting proposals 10,000 deep (20 KB, a
+/// peer's Propose RPC) overflow a 2 MiB thread stack and abort the node. Decoding never
+/// awaits, so the count is this decode's own.
+fn proposed_command<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Command>, D::Error> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            PROPOSAL_DEPTH.with(|depth| depth.set(depth.get() - 1));
+        }
+    }
+    let outer = PROPOSAL_DEPTH.with(|depth| {
+        let outer = depth.get();
+        depth.set(outer + 1);
+        outer
+    });
+    let _leave = Leave;
+    if outer > 0 {
+        return Err(serde::de::Error::custom("a proposal inside a proposal"));
+    }
+    Command::deserialize(d).map(Box::new)
 }
 
 /// How long (in cluster clock) a [`Command::Proposal`] id is remembered: a re-proposal
@@ -432,5 +464,32 @@ mod tests {
         };
         assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);
         assert!(Command::decode(&[0xff, 0xff]).is_err());
+    }
+
+    /// Regression: 100,000 nested proposals (200 KB) overflowed the stack while decoding.
+    #[test]
+    fn nested_proposals_are_refused_without_recursing() {
+        let proposal = |command| Command::Proposal {
+            id: 0,
+            command: Box::new(command),
+        };
+        let one = proposal(Command::Noop);
+        assert_eq!(Command::decode(&one.encode()).unwrap(), one);
+        let two = proposal(proposal(Command::Noop)).encode();
+        // (postcard drops custom messages: the error says only that serde refused it)
+        assert!(Command::decode(&two).is_err());
+        // Each level is the Proposal tag and a zero id; then a Noop.
+        let level = &two[..2];
+        let mut deep = level.repeat(100_000);
+        deep.push(0);
+        let decoded = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || Command::decode(&deep).is_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(decoded, "refused");
+        // Refusing leaves no count behind: the next decode on this thread is whole.
+        assert_eq!(Command::decode(&one.encode()).unwrap(), one);
     }
 }

@@ -12,7 +12,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::{QueryError, Result};
+/// A cursor that is not one [`Cursor::encode`] made: the caller's mistake (or forgery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cursor is malformed or from another query")]
+pub struct BadCursor;
 
 const VERSION: u8 = 2;
 const LEN: usize = 8 + 16 + 8;
@@ -38,30 +41,20 @@ impl Cursor {
     }
 
     /// Decodes a cursor made by [`Cursor::encode`] with the same `binding`;
-    /// [`QueryError::BadCursor`] for anything else (malformed, or issued for another tenant
+    /// [`BadCursor`] for anything else (malformed, or issued for another tenant
     /// or query: the answer does not say which).
-    pub fn decode(text: &str, binding: u64) -> Result<Self> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| QueryError::BadCursor)?;
+    pub fn decode(text: &str, binding: u64) -> Result<Self, BadCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| BadCursor)?;
         let rest = match bytes.as_slice() {
             [VERSION, rest @ ..] if rest.len() == LEN => rest,
-            _ => return Err(QueryError::BadCursor),
+            _ => return Err(BadCursor),
         };
-        let field = |range: std::ops::Range<usize>| rest.get(range).ok_or(QueryError::BadCursor);
-        let ts = i64::from_be_bytes(field(0..8)?.try_into().map_err(|_| QueryError::BadCursor)?);
-        let id = u128::from_be_bytes(
-            field(8..24)?
-                .try_into()
-                .map_err(|_| QueryError::BadCursor)?,
-        );
-        let bound = u64::from_be_bytes(
-            field(24..32)?
-                .try_into()
-                .map_err(|_| QueryError::BadCursor)?,
-        );
+        let field = |range: std::ops::Range<usize>| rest.get(range).ok_or(BadCursor);
+        let ts = i64::from_be_bytes(field(0..8)?.try_into().map_err(|_| BadCursor)?);
+        let id = u128::from_be_bytes(field(8..24)?.try_into().map_err(|_| BadCursor)?);
+        let bound = u64::from_be_bytes(field(24..32)?.try_into().map_err(|_| BadCursor)?);
         if bound != binding {
-            return Err(QueryError::BadCursor);
+            return Err(BadCursor);
         }
         Ok(Cursor { ts, id })
     }

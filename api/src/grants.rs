@@ -43,13 +43,36 @@ fn tenant(engine: &Engine, name: &str) -> Result<TenantInfo, ApiError> {
         .ok_or_else(|| ApiError::tenant_not_found(name))
 }
 
-fn grant_json(owner: &str, grantee: &str, kinds: &[GrantKind], expires_at: i64) -> Value {
+/// Proposes the grant change `command(owner id, grantee id)` for two existing tenants and
+/// waits until this node has applied it too (it was applied on the leader), so the answer
+/// holds on this node from then on.
+async fn change_grant(
+    state: &AppState,
+    owner: &str,
+    grantee: &str,
+    command: impl FnOnce(u32, u32) -> Command,
+) -> Result<ApplyOutcome, ApiError> {
+    let engine = state.engine();
+    let (owner, grantee) = (tenant(&engine, owner)?, tenant(&engine, grantee)?);
+    let outcome = state.cluster.propose(command(owner.id, grantee.id)).await?;
+    state.cluster.read_barrier().await?;
+    Ok(outcome)
+}
+
+/// A grant as answered; `active` by the same clock a search under it is judged by.
+fn grant_json(
+    engine: &Engine,
+    owner: &str,
+    grantee: &str,
+    kinds: &[GrantKind],
+    expires_at: i64,
+) -> Value {
     json!({
         "owner": owner,
         "grantee": grantee,
         "kinds": kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "expires_at": format_rfc3339_ms(expires_at),
-        "active": expires_at > now_ms(),
+        "active": expires_at > engine.grant_time(now_ms()),
     })
 }
 
@@ -100,29 +123,29 @@ pub async fn put_grant(
             "must be another tenant than the owner",
         ));
     }
-    let engine = state.engine();
-    let (owner, grantee) = (
-        tenant(&engine, &owner_name)?,
-        tenant(&engine, &grantee_name)?,
-    );
-    let outcome = state
-        .cluster
-        .propose(Command::PutGrant {
-            owner: owner.id,
-            grantee: grantee.id,
-            kinds: kinds.clone(),
+    let requested = kinds.clone();
+    let outcome = change_grant(&state, &owner_name, &grantee_name, |owner, grantee| {
+        Command::PutGrant {
+            owner,
+            grantee,
+            kinds: requested,
             expires_at,
-        })
-        .await?;
+        }
+    })
+    .await?;
     let replaced = match outcome {
         ApplyOutcome::Granted { replaced } => replaced,
         other => return Err(ApiError::internal(format!("grant applied as {other:?}"))),
     };
-    // Applied on the leader; make this node hold it too before answering.
-    state.cluster.read_barrier().await?;
     kinds.sort();
     kinds.dedup();
-    let mut answer = grant_json(&owner_name, &grantee_name, &kinds, expires_at);
+    let mut answer = grant_json(
+        &state.engine(),
+        &owner_name,
+        &grantee_name,
+        &kinds,
+        expires_at,
+    );
     answer["replaced"] = json!(replaced);
     let status = if replaced {
         StatusCode::OK
@@ -138,20 +161,10 @@ pub async fn delete_grant(
     State(state): State<AppState>,
     Path((owner_name, grantee_name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let engine = state.engine();
-    let (owner, grantee) = (
-        tenant(&engine, &owner_name)?,
-        tenant(&engine, &grantee_name)?,
-    );
-    let outcome = state
-        .cluster
-        .propose(Command::RevokeGrant {
-            owner: owner.id,
-            grantee: grantee.id,
-        })
-        .await?;
-    // Applied on the leader; make this node refuse the grant too before answering.
-    state.cluster.read_barrier().await?;
+    let outcome = change_grant(&state, &owner_name, &grantee_name, |owner, grantee| {
+        Command::RevokeGrant { owner, grantee }
+    })
+    .await?;
     match outcome {
         ApplyOutcome::GrantRevoked { existed: true } => Ok(Json(
             json!({"owner": owner_name, "grantee": grantee_name, "revoked": true}),
@@ -185,6 +198,7 @@ pub async fn list_grants(
         .filter_map(|(grantee, grant)| {
             let name = names.get(&grantee)?;
             Some(grant_json(
+                &engine,
                 &owner_name,
                 name,
                 &grant.kinds,

@@ -72,9 +72,16 @@ impl Engine {
         kind: GrantKind,
         now_ms: i64,
     ) -> Option<Grant> {
-        let now = self.cluster_clock().map_or(now_ms, |c| c.max(now_ms));
+        let now = self.grant_time(now_ms);
         self.grant(owner, grantee)
             .filter(|g| g.expires_at > now && g.kinds.contains(&kind))
+    }
+
+    /// The time grants are judged by: this node's clock `now_ms` or the cluster clock,
+    /// whichever is later, so a node whose clock runs slow still ends a grant once the
+    /// cluster has passed its expiry.
+    pub fn grant_time(&self, now_ms: i64) -> i64 {
+        self.cluster_clock().map_or(now_ms, |c| c.max(now_ms))
     }
 
     /// Stages `Command::PutGrant`.
